@@ -1,0 +1,126 @@
+"""Command line: ``sustain demo | panel | validate | run | multiverse``.
+
+Each subcommand is a thin wrapper: it parses arguments, calls the public API and reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+
+def _cmd_panel(args: argparse.Namespace) -> int:
+    from sustain.data.io import read_dataset
+    from sustain.data.panel import build_panel, write_panel
+
+    data = read_dataset(args.data_dir, errors=args.errors)
+    lags = tuple(args.lag or ())
+    panel = build_panel(data, lags=lags, first_year=args.first_year, last_year=args.last_year)
+    out = write_panel(panel, args.out)
+    print(f"wrote {len(panel):,} agency-years x {panel.shape[1]} columns to {out}")
+    if len(data.problems):
+        print(f"{len(data.problems)} input problem(s) were reported; see `sustain validate`.")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from sustain.data.io import read_dataset
+
+    data = read_dataset(args.data_dir, errors="drop")
+    problems = data.problems
+    if problems.empty:
+        print(f"{args.data_dir}: no problems found")
+        return 0
+    with pd.option_context("display.max_rows", args.max_rows, "display.width", 200):
+        print(problems.to_string(index=False))
+    print(f"\n{len(problems)} problem(s) in {args.data_dir}; strict reading fails.")
+    return 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from sustain.pipeline import demo
+
+    demo(Path(args.out))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sustain.pipeline import run_spec
+
+    run_spec(Path(args.spec), out=Path(args.out) if args.out else None)
+    return 0
+
+
+def _cmd_multiverse(args: argparse.Namespace) -> int:
+    from sustain.multiverse import run_multiverse_spec
+
+    run_multiverse_spec(Path(args.spec), backend=args.backend, address=args.address)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``sustain`` command.
+
+    Examples
+    --------
+    >>> parser = build_parser()
+    >>> parser.parse_args(["panel", "data/example", "--out", "p.parquet"]).out
+    'p.parquet'
+    """
+    parser = argparse.ArgumentParser(
+        prog="sustain",
+        description="Agency-year panels, survival and quality models for social-work agencies "
+        "under government contracting.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the whole example analysis into a results folder")
+    p.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("panel", help="build the agency-year panel from a data folder")
+    p.add_argument("data_dir", help="folder with agencies.*, contracts.* and optional revenue.*")
+    p.add_argument("--out", required=True, help="output file, .parquet or .csv")
+    p.add_argument("--errors", choices=["raise", "drop"], default="raise")
+    p.add_argument("--lag", action="append", help="column to lag by one year (repeatable)")
+    p.add_argument("--first-year", type=int, default=None)
+    p.add_argument("--last-year", type=int, default=None)
+    p.set_defaults(func=_cmd_panel)
+
+    p = sub.add_parser("validate", help="check a data folder and print every problem found")
+    p.add_argument("data_dir")
+    p.add_argument("--max-rows", type=int, default=200, help="rows of the problems table shown")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("run", help="run an analysis specification (TOML)")
+    p.add_argument("spec", help="path to SPEC.toml")
+    p.add_argument("--out", default=None, help="results folder (default: from the spec)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("multiverse", help="run a multiverse (specification-curve) analysis")
+    p.add_argument("spec", help="path to a multiverse SPEC.toml")
+    p.add_argument("--backend", choices=["processes", "dask", "serial"], default="processes")
+    p.add_argument("--address", default=None, help="Dask scheduler address (backend=dask)")
+    p.set_defaults(func=_cmd_multiverse)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sustain`` command; returns the exit status."""
+    from sustain.errors import DataError, FitError, SpecError
+
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (DataError, SpecError, FitError) as exc:
+        print(f"sustain {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

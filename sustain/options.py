@@ -1,0 +1,57 @@
+"""Option values accepted by sustain's public functions, gathered in one place.
+
+Each alias is a ``Literal`` type; the matching tuple lists the values for run-time checks and
+error messages.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias, get_args
+
+Errors: TypeAlias = Literal["raise", "drop"]
+Estimator: TypeAlias = Literal["within", "random", "first_difference", "between", "pooled"]
+CovType: TypeAlias = Literal["unadjusted", "robust", "clustered", "driscoll_kraay"]
+Link: TypeAlias = Literal["logit", "cloglog"]
+Ties: TypeAlias = Literal["efron", "breslow"]
+TimeScale: TypeAlias = Literal["age", "calendar"]
+Family: TypeAlias = Literal["gaussian", "student_t", "bernoulli", "binomial", "poisson"]
+Sampler: TypeAlias = Literal["auto", "pymc", "nutpie", "numpyro"]
+IntervalKind: TypeAlias = Literal["eti", "hdi"]
+TableFormat: TypeAlias = Literal["latex", "markdown", "html", "csv", "docx"]
+Backend: TypeAlias = Literal["processes", "dask", "serial"]
+
+TIERS: tuple[str, ...] = ("municipal", "district", "subdistrict")
+CONTRACT_TYPES: tuple[str, ...] = (
+    "open_tender",
+    "invited_tender",
+    "competitive_negotiation",
+    "competitive_consultation",
+    "request_for_quotation",
+    "single_source",
+    "directed_commission",
+)
+
+
+def choices(alias: object) -> tuple[str, ...]:
+    """Return the allowed values of a ``Literal`` alias.
+
+    Examples
+    --------
+    >>> choices(Link)
+    ('logit', 'cloglog')
+    """
+    return tuple(get_args(alias))
+
+
+def check_choice(name: str, value: object, alias: object) -> str:
+    """Raise a clear ``ValueError`` when ``value`` is not one of the alias's values.
+
+    Examples
+    --------
+    >>> check_choice("link", "logit", Link)
+    'logit'
+    """
+    allowed = choices(alias)
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
+    return str(value)
