@@ -19,6 +19,13 @@ Sampler: TypeAlias = Literal["auto", "pymc", "nutpie", "numpyro"]
 IntervalKind: TypeAlias = Literal["eti", "hdi"]
 TableFormat: TypeAlias = Literal["latex", "markdown", "html", "csv", "docx"]
 Backend: TypeAlias = Literal["processes", "dask", "serial"]
+EssScale: TypeAlias = Literal["none", "chains", "draws"]
+InformationCriterion: TypeAlias = Literal["loo", "waic"]
+WeightMethod: TypeAlias = Literal["stacking", "BB-pseudo-BMA", "pseudo-BMA"]
+PpcKind: TypeAlias = Literal["kde", "cumulative", "scatter", "mean"]
+PredictiveGroup: TypeAlias = Literal["posterior", "prior"]
+DurationForm: TypeAlias = Literal["dummies", "spline"]
+SurvivalConfType: TypeAlias = Literal["log-log", "log", "plain"]
 
 TIERS: tuple[str, ...] = ("municipal", "district", "subdistrict")
 CONTRACT_TYPES: tuple[str, ...] = (
