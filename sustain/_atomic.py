@@ -37,12 +37,20 @@ def atomic_path(path: PathLikeStr, suffix: str | None = None) -> Iterator[Path]:
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.chmod(_default_mode())  # mkstemp makes files owner-only; follow the umask instead
     try:
         yield tmp
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _default_mode() -> int:
+    """Permission bits a plain ``open(path, "w")`` would give under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_text(path: PathLikeStr, text: str, encoding: str = "utf-8") -> Path:
