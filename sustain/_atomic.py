@@ -46,11 +46,19 @@ def atomic_path(path: PathLikeStr, suffix: str | None = None) -> Iterator[Path]:
             tmp.unlink()
 
 
-def _default_mode() -> int:
-    """Permission bits a plain ``open(path, "w")`` would give under the current umask."""
+def _read_umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+# read once at import: os.umask can only be read by setting it, which is not thread-safe
+_UMASK = _read_umask()
+
+
+def _default_mode() -> int:
+    """Permission bits a plain ``open(path, "w")`` would give under the process umask."""
+    return 0o666 & ~_UMASK
 
 
 def write_text(path: PathLikeStr, text: str, encoding: str = "utf-8") -> Path:

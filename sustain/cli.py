@@ -29,16 +29,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from sustain.data.io import read_dataset
+    from sustain.data.schema import problems_table
+    from sustain.errors import DataError
 
-    data = read_dataset(args.data_dir, errors="drop")
-    problems = data.problems
+    try:
+        problems = read_dataset(args.data_dir, errors="drop", encoding=args.encoding).problems
+    except DataError as exc:  # a file is missing, unreadable or unusable as a whole
+        problems = exc.problems
     if problems.empty:
         print(f"{args.data_dir}: no problems found")
         return 0
-    with pd.option_context("display.max_rows", args.max_rows, "display.width", 200):
-        print(problems.to_string(index=False))
-    print(f"\n{len(problems)} problem(s) in {args.data_dir}; strict reading fails.")
-    return 1
+    severity = problems["severity"] if "severity" in problems else pd.Series("error")
+    print(problems_table(problems, max_rows=args.max_rows))
+    counts = ", ".join(f"{n} {s}" for s, n in severity.value_counts(sort=False).items())
+    failed = bool((severity == "error").any())
+    verdict = "strict reading fails" if failed else "strict reading succeeds"
+    print(f"\n{len(problems)} problem(s) in {args.data_dir} ({counts}); {verdict}.")
+    return 1 if failed else 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -94,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a data folder and print every problem found")
     p.add_argument("data_dir")
     p.add_argument("--max-rows", type=int, default=200, help="rows of the problems table shown")
+    p.add_argument("--encoding", default=None, help="text encoding of CSV files (default: detect)")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("run", help="run an analysis specification (TOML)")
