@@ -29,9 +29,9 @@ def empty_problems() -> pd.DataFrame:
     Examples
     --------
     >>> list(empty_problems().columns)
-    ['file', 'row', 'column', 'rule', 'value']
+    ['file', 'row', 'column', 'rule', 'value', 'severity']
     """
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in PROBLEM_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in [*PROBLEM_COLUMNS, "severity"]})
 
 
 def empty_revenue() -> pd.DataFrame:
