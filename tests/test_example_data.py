@@ -175,3 +175,14 @@ def test_example_panel_recovers_the_truth_with_a_cloglog_hazard(example_panel, f
     ci = fit.conf_int(EXAMPLE_ALPHA)
     for term in terms:
         assert ci.loc[term, 0] < truth[term] < ci.loc[term, 1], term
+
+
+def test_packaged_codebook_equals_repository_codebook():
+    """The codebook ships inside the package (for labels in non-editable installs)."""
+    from pathlib import Path
+
+    import sustain.datasets
+
+    packaged = Path(sustain.datasets.__file__).parent / "example" / "README.md"
+    repository = Path(__file__).resolve().parents[1] / "data" / "example" / "README.md"
+    assert packaged.read_bytes() == repository.read_bytes()
