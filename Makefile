@@ -6,7 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest docs bench clean
+# TeX from Debian for the LaTeX-compile test (booktabs, threeparttable, standalone)
+TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-latex-extra
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install tex demo test lint typecheck pytest docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +19,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+tex:
+	@if command -v pdflatex >/dev/null && kpsewhich threeparttable.sty standalone.cls >/dev/null; then \
+	  echo "TeX: found pdflatex with booktabs, threeparttable and standalone"; \
+	else \
+	  echo "TeX: installing $(TEX_PACKAGES) from Debian"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    $(TEX_PACKAGES) >/dev/null; \
+	fi
 
 demo: install
 	$(BIN)/sustain demo --out results/demo
@@ -26,7 +40,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install tex
 	$(BIN)/pytest
 
 test: lint typecheck pytest
