@@ -14,6 +14,7 @@ absorbed effects, and clustered covariances carry :math:`\\frac{G}{G-1}\\frac{n-
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,20 @@ from sustain.models.fe_prepare import (
 from sustain.options import CovType, Estimator
 from sustain.results import FrequentistResults, ModelInfo, Summary
 
-__all__ = ["FAST_MIN_NOBS", "FEResults", "FESpec", "HausmanResult", "fit_fe", "hausman"]
+__all__ = [
+    "FAST_MIN_NOBS",
+    "FEW_CLUSTERS",
+    "FEResults",
+    "FESpec",
+    "HausmanResult",
+    "fit_fe",
+    "hausman",
+]
+
+# Cluster-robust standard errors over-reject with fewer clusters than about this (Cameron and
+# Miller 2015, "A Practitioner's Guide to Cluster-Robust Inference", J. Human Resources 50(2),
+# section VI: 20 to 50 clusters, depending on balance); fit_fe warns below it.
+FEW_CLUSTERS = 30
 
 _LABELS = {
     "random": "Random effects",
@@ -206,7 +220,9 @@ def fit_fe(
     clusters, weights) are dropped; ``nobs`` counts the rows used. A regressor the effects
     absorb (a tier that never changes within an agency under agency effects) or that is a
     linear combination of other regressors is dropped with a warning and a note in
-    ``info.notes`` naming it. Equations are in ``docs/models/fe.md``.
+    ``info.notes`` naming it. Clustering on a variable with fewer than ``FEW_CLUSTERS``
+    groups (districts, years) gives a warning and a note: cluster-robust standard errors
+    over-reject with few clusters. Equations are in ``docs/models/fe.md``.
 
     Examples
     --------
@@ -228,10 +244,12 @@ def fit_fe(
     block = _absorb_block(prepared, options) if fast_path else None
     transformed = None if block is None else block.values[:, 1:]
     prepared, notes = drop_collinear(prepared, options, transformed)
+    notes += _few_clusters(prepared, options)
     if block is not None:
         out = _fit_fast(prepared, options, bandwidth, block, columns)
     else:
         out = fit_linearmodels(_lm_spec(prepared, options, bandwidth, weights))
+    out = _connected_dof(out, prepared, options)
     kept = None if effects is None else ((effects,) if isinstance(effects, str) else tuple(effects))
     return FEResults(
         params_=out.params,
@@ -241,6 +259,47 @@ def fit_fe(
         raw=out.raw,
         backend="sustain" if fast_path else "linearmodels",
         spec=FESpec(data, formula, kept, options.estimator, weights, fast),
+    )
+
+
+def _few_clusters(p: Prepared, options: Options) -> tuple[str, ...]:
+    """A warning and note for each cluster variable with fewer than ``FEW_CLUSTERS`` groups."""
+    notes = []
+    for name in options.clusters:
+        count = effect_codes(p, name).n_levels
+        if count < FEW_CLUSTERS:
+            notes.append(
+                f"Only {count} clusters of {name}: cluster-robust standard errors and tests "
+                f"are unreliable with fewer than about {FEW_CLUSTERS} clusters (Cameron and "
+                "Miller 2015); read them with caution or use a wild cluster bootstrap."
+            )
+    for note in notes:
+        warnings.warn(note, stacklevel=3)
+    return tuple(notes)
+
+
+def _connected_dof(out: BackendFit, p: Prepared, options: Options) -> BackendFit:
+    """Count the degrees of freedom of two absorbed effects exactly, whatever the back end.
+
+    Both back ends count :math:`L_1 + L_2 - 1` (linearmodels' rule), which is too many when
+    the effects' levels form several connected groups (``fe_fast.redundant_levels``), e.g.
+    agency with district x year effects; Stata's ``xtreg`` with dummies drops the redundant
+    ones. Every covariance estimator scales by :math:`1/(n - d - k)` when the effects are
+    counted (always for two effects), so the fix rescales the covariance by the ratio of the
+    residual degrees of freedom. Further effects are counted conservatively.
+    """
+    if len(options.absorbed) < 2:
+        return out
+    first, second = (effect_codes(p, name) for name in options.absorbed[:2])
+    redundant = fe_fast.redundant_levels(first, second)
+    if redundant == 0:
+        return out
+    df_resid = out.df_resid + redundant
+    return dataclasses.replace(
+        out,
+        cov=out.cov * (out.df_resid / df_resid),
+        df_resid=df_resid,
+        n_absorbed=out.n_absorbed - redundant,
     )
 
 

@@ -280,6 +280,34 @@ def absorbed_dof(effects: Sequence[Effect], has_constant: bool = False) -> int:
     return total
 
 
+def redundant_levels(first: Effect, second: Effect) -> int:
+    """Dummies of two effects that are redundant beyond the one ``absorbed_dof`` subtracts.
+
+    The dummies of two effects span :math:`L_1 + L_2 - C` dimensions, :math:`C` the number of
+    connected components of the bipartite graph whose nodes are the levels and whose edges are
+    the observations (Abowd, Creecy and Kramarz 2002). ``absorbed_dof`` (like linearmodels
+    and plm) assumes :math:`C = 1`; this returns :math:`C - 1`. It is positive for panels
+    whose agencies fall into groups observed in disjoint years, and for agency effects with
+    district x year effects (agencies nested in districts: one component per district).
+
+    Examples
+    --------
+    >>> agency = effect_from_values("agency", [0, 0, 1, 1, 2, 2, 3, 3])
+    >>> district_year = effect_from_values("dy", ["a1", "a2", "a1", "a2", "b1", "b2", "b1", "b2"])
+    >>> redundant_levels(agency, district_year)
+    1
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    nodes = first.n_levels + second.n_levels
+    edges = scipy.sparse.coo_matrix(
+        (np.ones(len(first.codes), dtype=np.int8), (first.codes, second.codes + first.n_levels)),
+        shape=(nodes, nodes),
+    ).tocsr()
+    count, _ = connected_components(edges, directed=False)
+    return int(count) - 1
+
+
 def collinear(transformed: FloatArray, original: FloatArray) -> tuple[list[int], list[int]]:
     """Columns absorbed by the effects and columns linearly dependent on earlier ones.
 

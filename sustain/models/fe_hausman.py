@@ -30,7 +30,8 @@ class HausmanResult(SummaryMixin):
     terms : tuple of str
         Coefficients compared.
     table : DataFrame
-        ``fe``, ``re``, ``difference`` and ``se_difference`` by term.
+        ``fe``, ``re``, ``difference`` and ``se_difference`` by term (missing where the
+        variance difference is negative).
     generalized_inverse : bool
         True when the covariance difference was not positive definite.
     notes : tuple of str
@@ -107,16 +108,26 @@ def hausman(fe: FrequentistResults, re: FrequentistResults) -> HausmanResult:
     if positive:
         statistic, df = float(d @ np.linalg.solve(v, d)), len(terms)
     else:
+        cutoff = HAUSMAN_EIGEN_TOLERANCE * abs(eig).max()
+        if not (eig > cutoff).any():
+            raise FitError("V_FE - V_RE has no positive eigenvalue; the test is undefined")
         pinv = np.linalg.pinv(v, rtol=HAUSMAN_EIGEN_TOLERANCE, hermitian=True)
         statistic = float(d @ pinv @ d)
-        df = int((eig > HAUSMAN_EIGEN_TOLERANCE * abs(eig).max()).sum())
+        # the rank of the Moore-Penrose inverse counts the negative eigenvalues too (Stata's
+        # hausman; with a nonsingular difference this is R plm's phtest)
+        df = int((abs(eig) > cutoff).sum())
         notes.append(
             "V_FE - V_RE is not positive definite: a generalized inverse was used and the "
             f"degrees of freedom are its rank ({df})."
         )
-        if df == 0:
-            raise FitError("V_FE - V_RE has no positive eigenvalue; the test is undefined")
-    se = np.sqrt(np.clip(np.diag(v), 0, None))
+        if statistic < 0:
+            notes.append(
+                "The statistic is negative: the data do not meet the asymptotic assumptions "
+                "of the Hausman test (use a robust or cluster-based comparison instead)."
+            )
+    # a negative variance difference has no standard error (Stata prints a dot), not 0
+    diag = np.diag(v)
+    se = np.sqrt(np.where(diag >= 0, diag, np.nan))
     table = pd.DataFrame(
         {
             "fe": fe.params[list(terms)],

@@ -327,9 +327,13 @@ def _transformed(
     if estimator == "between":
         return fe_fast.group_means(X, entity)
     if estimator == "first_difference":
-        order = np.lexsort((p.y.index.get_level_values(p.time), entity.codes))
+        # As linearmodels' FirstDifferenceOLS: a row is differenced with the same entity's row
+        # in the preceding time label present in the data, never across a gap of the entity.
+        period = pd.factorize(p.y.index.get_level_values(p.time), sort=True)[0]
+        order = np.lexsort((period, entity.codes))
         same = entity.codes[order][1:] == entity.codes[order][:-1]
-        return (X[order][1:] - X[order][:-1])[same]
+        adjacent = np.diff(period[order]) == 1
+        return (X[order][1:] - X[order][:-1])[same & adjacent]
     return X
 
 
