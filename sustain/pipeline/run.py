@@ -1,0 +1,394 @@
+"""Running a spec: data, panel, sample, checks, fits, diagnostics, tables, figures, manifest.
+
+The order is fixed so that nothing is fitted before everything that can be checked has been
+checked: the spec is validated when read (:mod:`sustain.pipeline.spec`), the data are read and
+the panel built, then every model, table and figure is checked against the data
+(:mod:`sustain.pipeline.preflight`). Only then are models fitted, in the order of the spec,
+each with its own seed derived from the run's seed. Outputs are written atomically and the
+manifest last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sustain._typing import PathLikeStr
+from sustain.data.dataset import Dataset
+from sustain.errors import FitError, SpecError
+from sustain.pipeline import manifest as mf
+from sustain.pipeline.kinds import MODEL_KINDS
+from sustain.pipeline.outputs import (
+    check_written,
+    is_bayesian,
+    save_diagnostics,
+    save_model,
+    warnings_once,
+    write_figure,
+    write_table,
+)
+from sustain.pipeline.preflight import apply_sample, check_spec
+from sustain.pipeline.progress import Progress
+from sustain.pipeline.results_dir import ResultsDir
+from sustain.pipeline.spec import Entry, Spec, load_spec
+
+#: The bundled example spec run by :func:`demo`.
+EXAMPLE_SPEC = "example.toml"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    spec : Spec
+        The validated spec.
+    folder : Path
+        The results folder.
+    fits : mapping
+        Fitted results by model name.
+    diagnostics_ok : mapping
+        For each Bayesian model, whether every diagnostic check passed.
+    outputs : tuple of str
+        Files written, relative to ``folder``.
+    manifest : mapping
+        The manifest written to ``folder/manifest.json``.
+    seconds : float
+        Wall time of the run.
+
+    Examples
+    --------
+    >>> RunResult.__dataclass_fields__.keys() >= {"folder", "fits", "manifest"}
+    True
+    """
+
+    spec: Spec
+    folder: Path
+    fits: Mapping[str, Any]
+    diagnostics_ok: Mapping[str, bool]
+    outputs: tuple[str, ...]
+    manifest: Mapping[str, Any]
+    seconds: float
+
+
+def example_spec_path() -> Path:
+    """Path of the bundled example spec (the study of ``analyses/`` on the example data).
+
+    Examples
+    --------
+    >>> example_spec_path().name
+    'example.toml'
+    """
+    return Path(str(resources.files("sustain.pipeline") / EXAMPLE_SPEC))
+
+
+def run_spec(
+    spec: PathLikeStr | Spec, out: PathLikeStr | None = None, *, quiet: bool = False
+) -> RunResult:
+    """Run an analysis specification and write its results folder.
+
+    Parameters
+    ----------
+    spec : path or Spec
+        A TOML spec file (see ``docs/spec.md``) or a spec from :func:`load_spec`.
+    out : path, optional
+        Results folder; default ``<results>/<name>`` from the spec, relative to its folder.
+    quiet : bool
+        Do not print progress lines.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    SpecError
+        For any problem of the spec, found before fitting starts.
+    DataError
+        When the data break the data contract.
+    FitError
+        When a model fails to fit despite the checks (the message names the model).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "s.toml").write_text(
+    ...     '[data]\\nbuiltin = "example"\\n'
+    ...     '[[models]]\\nname = "fe"\\nkind = "fe"\\nformula = "quality ~ hhi + gov_share"\\n'
+    ...     '[[tables]]\\nname = "t"\\nkind = "regression"\\nmodels = ["fe"]\\nformats = ["csv"]\\n')
+    >>> run = run_spec(folder / "s.toml", quiet=True)
+    >>> run.outputs
+    ('models/fe.nc', 'models/fe.txt', 'tables/t.csv')
+    >>> sorted(p.name for p in run.folder.iterdir())
+    ['diagnostics', 'figures', 'manifest.json', 'models', 'tables']
+    """
+    progress = Progress(quiet=quiet)
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec, out)
+    elif out is not None:
+        spec = dataclasses.replace(spec, results=Path(out))
+    progress.say(
+        f"run {spec.name!r}: {len(spec.models)} models, {len(spec.tables)} tables, "
+        f"{len(spec.figures)} figures -> {spec.results}"
+    )
+    with progress.step("reading data and building the panel"):
+        data, inputs = load_data(spec)
+        panel = make_panel(spec, data)
+        frames = model_frames(spec, panel)
+    with progress.step("checking models, tables and figures against the data"):
+        check_spec(spec, panel, frames)
+    folder = ResultsDir.create(spec.results)
+    previous = mf.read_manifest(folder.manifest_path).get("outputs", {})
+    written: list[Path] = []
+    fits, diag_ok = _fit_all(spec, frames, folder, written, progress)
+    written += _write_outputs(spec, folder, fits, panel, progress)
+    check_written(written)
+    outputs = folder.hashes(written)
+    manifest = mf.build_manifest(
+        run=spec.name,
+        spec=spec.raw,
+        spec_sha256=spec.sha256,
+        inputs=mf.file_entries(inputs),
+        seeds={"seed": spec.seed, "models": spec.model_seeds()},
+        outputs=outputs,
+        project=spec.base,
+        extra={"panel": panel_facts(panel), "diagnostics_ok": diag_ok},
+    )
+    mf.write_manifest(folder, manifest)
+    folder.remove_stale(previous, outputs)
+    progress.say(f"wrote {len(outputs)} files and manifest.json to {folder.root}")
+    for name, ok in diag_ok.items():
+        if not ok:
+            progress.say(
+                f"WARNING: {name} failed its diagnostics; read "
+                f"{folder.root / 'diagnostics' / name / 'summary.txt'} before using it"
+            )
+    return RunResult(spec, folder.root, fits, diag_ok, tuple(outputs), manifest, progress.elapsed())
+
+
+def _write_outputs(
+    spec: Spec,
+    folder: ResultsDir,
+    fits: Mapping[str, Any],
+    panel: pd.DataFrame,
+    progress: Progress,
+) -> list[Path]:
+    written: list[Path] = []
+    with warnings_once():
+        for entry in spec.tables:
+            with progress.step(f"table {entry.name} ({entry.kind})"):
+                written += write_table(folder, entry, fits, panel)
+        for entry in spec.figures:
+            with progress.step(f"figure {entry.name} ({entry.kind})"):
+                written += write_figure(folder, entry, fits, panel)
+    return written
+
+
+def demo(out: PathLikeStr | None = None, *, quiet: bool = False) -> RunResult:
+    """Run the bundled example study (``sustain demo``) into ``out`` (default results/demo).
+
+    The spec is ``sustain/pipeline/example.toml``: descriptive tables, two-way fixed effects
+    with random effects and a Hausman test, Kaplan-Meier curves, a discrete-time hazard, a Cox
+    model with time-varying covariates and two Bayesian hierarchical models, on the bundled
+    example data.
+
+    Run it with ``sustain demo`` or ``demo("results/demo")`` (about two and a half minutes
+    on two cores, most of it sampling the Bayesian models).
+
+    Examples
+    --------
+    >>> from sustain.pipeline import load_spec
+    >>> [m.name for m in load_spec(example_spec_path()).models if m.kind == "bayes"]
+    ['bayes_quality', 'bayes_hazard']
+    """
+    return run_spec(
+        example_spec_path(), out=Path(out) if out else Path("results/demo"), quiet=quiet
+    )
+
+
+def load_data(spec: Spec) -> tuple[Dataset, dict[str, Path]]:
+    """Read the spec's data set; return it with ``{manifest label: file}`` of its input files.
+
+    Examples
+    --------
+    >>> from sustain.pipeline.spec import parse_spec
+    >>> data, files = load_data(parse_spec({"data": {"builtin": "example"}}))
+    >>> len(data.agencies), sorted(files)[0]
+    (400, 'builtin:example/agencies.csv')
+    """
+    from sustain.data.io import find_tables, read_dataset
+
+    if spec.builtin is not None:
+        from sustain.datasets import example, example_path
+
+        files = find_tables(example_path())
+        labels = {f"builtin:{spec.builtin}/{p.name}": p for p in files.values()}
+        return example(), labels
+    assert spec.data_path is not None  # parse_spec guarantees path or builtin
+    if not spec.data_path.is_dir():
+        raise SpecError(f"data.path: {spec.data_path} is not a folder")
+    data = read_dataset(spec.data_path, **spec.data_options)
+    written = str(spec.raw["data"]["path"]).rstrip("/")
+    files = find_tables(spec.data_path)
+    return data, {f"{written}/{p.name}": p for p in files.values()}
+
+
+def make_panel(spec: Spec, data: Dataset) -> pd.DataFrame:
+    """The agency-year panel with the spec's lags and window, after its sample filters.
+
+    Examples
+    --------
+    >>> from sustain.pipeline.spec import parse_spec
+    >>> spec = parse_spec({"data": {"builtin": "example"}, "panel": {"lags": ["hhi"]},
+    ...                    "sample": [{"column": "year", "op": ">=", "value": 2020}]})
+    >>> panel = make_panel(spec, load_data(spec)[0])
+    >>> int(panel.index.get_level_values("year").min()), "hhi_lag1" in panel
+    (2020, True)
+    """
+    from sustain.data.panel import build_panel
+
+    options = spec.panel
+    panel = build_panel(
+        data,
+        lags=options.get("lags", ()),
+        first_year=options.get("first_year"),
+        last_year=options.get("last_year"),
+    )
+    return apply_sample(panel, spec.sample)
+
+
+def model_frames(spec: Spec, panel: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The data each model is fitted on: the panel, its columns form, or Cox spells.
+
+    Spells (:func:`sustain.to_spells`) are built once per time scale.
+
+    Examples
+    --------
+    >>> import sustain
+    >>> from sustain.pipeline.spec import parse_spec
+    >>> spec = parse_spec({"data": {"builtin": "example"},
+    ...                    "models": [{"name": "c", "kind": "cox", "formula": "hhi"}]})
+    >>> frames = model_frames(spec, sustain.build_panel(sustain.datasets.example()))
+    >>> list(frames["c"].columns[:5])
+    ['agency_id', 'year', 'start', 'stop', 'event']
+    """
+    cache: dict[tuple[str, str], pd.DataFrame] = {}
+    frames = {}
+    for entry in spec.models:
+        key = _frame_key(entry)
+        if key not in cache:
+            cache[key] = model_frame(entry, panel)
+        frames[entry.name] = cache[key]
+    return frames
+
+
+def _frame_key(entry: Entry) -> tuple[str, str]:
+    data = MODEL_KINDS[entry.kind].data
+    if data == "spells":
+        return data, str(entry.options.get("time_scale", "age"))
+    return ("columns", "") if entry.kind == "bayes" else (data, "")
+
+
+def model_frame(entry: Entry, panel: pd.DataFrame) -> pd.DataFrame:
+    """The data one model is fitted on, made from the (filtered) panel.
+
+    Cox models get counting-process spells (:func:`sustain.to_spells` on the entry's
+    ``time_scale``), Bayesian models the panel with ``agency_id`` and ``year`` as columns,
+    every other kind the panel itself.
+
+    Examples
+    --------
+    >>> import sustain
+    >>> from sustain.pipeline.spec import Entry
+    >>> panel = sustain.build_panel(sustain.datasets.example())
+    >>> spells = model_frame(Entry("c", "cox", {"formula": "hhi", "time_scale": "calendar"}), panel)
+    >>> int(spells["start"].min()), len(spells) == len(panel)
+    (0, True)
+    """
+    from sustain.models.spells import to_spells
+
+    if MODEL_KINDS[entry.kind].data == "spells":
+        return to_spells(panel, time_scale=entry.options.get("time_scale", "age"))
+    return panel.reset_index() if entry.kind == "bayes" else panel
+
+
+def fit_model(entry: Entry, frame: pd.DataFrame, seed: int | None) -> Any:
+    """Fit one model entry on its data with its seed (for sampling models).
+
+    Raises
+    ------
+    FitError
+        Naming the model when the fitter fails.
+
+    Examples
+    --------
+    >>> import sustain
+    >>> from sustain.pipeline.spec import Entry
+    >>> panel = sustain.build_panel(sustain.datasets.example())
+    >>> fit = fit_model(Entry("h", "hazard", {"formula": "exit ~ hhi"}), panel, None)
+    >>> fit.info.link
+    'cloglog'
+    """
+    kind = MODEL_KINDS[entry.kind]
+    (func,) = kind.functions()
+    options = {k: v for k, v in entry.options.items() if k not in kind.own}
+    if kind.data == "spells":
+        options.update(start="start", stop="stop", event="event")
+    if kind.seed is not None and seed is not None:
+        options[kind.seed] = seed
+    try:
+        return func(frame, **options)
+    except FitError as exc:
+        raise FitError(f"model {entry.name!r} ({entry.kind}) could not be fitted: {exc}") from exc
+
+
+def _fit_all(
+    spec: Spec,
+    frames: Mapping[str, pd.DataFrame],
+    folder: ResultsDir,
+    written: list[Path],
+    progress: Progress,
+) -> tuple[dict[str, Any], dict[str, bool]]:
+    seeds = spec.model_seeds()
+    fits: dict[str, Any] = {}
+    diag_ok: dict[str, bool] = {}
+    for entry in spec.models:
+        with progress.step(f"model {entry.name} ({entry.kind})"):
+            fits[entry.name] = fit_model(entry, frames[entry.name], seeds.get(entry.name))
+            written += save_model(folder, entry.name, fits[entry.name])
+        if is_bayesian(fits[entry.name]):
+            with progress.step(f"diagnostics of {entry.name}"):
+                paths, ok = save_diagnostics(folder, entry.name, fits[entry.name], spec.diagnostics)
+                written += paths
+                diag_ok[entry.name] = ok
+            progress.say(f"diagnostics of {entry.name}: {'passed' if ok else 'FAILED'}")
+    return fits, diag_ok
+
+
+def panel_facts(panel: pd.DataFrame) -> dict[str, Any]:
+    """Rows, agencies, years and exits of the analysed panel (recorded in the manifest).
+
+    Examples
+    --------
+    >>> import sustain
+    >>> facts = panel_facts(sustain.build_panel(sustain.datasets.example()))
+    >>> facts["agencies"], facts["first_year"], facts["last_year"]
+    (400, 2012, 2023)
+    """
+    years = panel.index.get_level_values("year")
+    return {
+        "rows": len(panel),
+        "agencies": int(panel.index.get_level_values("agency_id").nunique()),
+        "first_year": int(years.min()),
+        "last_year": int(years.max()),
+        "exits": int(panel["exit"].sum()) if "exit" in panel else None,
+        "columns": len(panel.columns),
+    }
