@@ -30,8 +30,17 @@ tex:
 	    $(TEX_PACKAGES) >/dev/null; \
 	fi
 
+ANALYSES := $(sort $(wildcard analyses/[0-9][0-9]_*.py))
+
+# the worked study script by script (results/analyses), then the same study declared as a spec
 demo: install
-	$(BIN)/sustain demo --out results/demo
+	@set -e; for script in $(ANALYSES); do \
+		echo "== $$script"; MPLBACKEND=Agg $(BIN)/python $$script; \
+	done
+	MPLBACKEND=Agg $(BIN)/sustain demo --out results/demo
+
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir site
 
 lint: install
 	$(BIN)/ruff check sustain tests benchmarks analyses
