@@ -272,6 +272,8 @@ def _distinct(raw: pd.Series) -> tuple[IntArray, pd.Series]:
     """Codes into the distinct values; NaN cells get code ``len(distinct)``."""
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
     codes = np.where(codes < 0, len(uniques), codes).astype(np.int64)
+    if isinstance(uniques, pd.Index) and uniques.dtype == object:
+        uniques = uniques.to_numpy()  # keep Python objects: no dtype inference (deprecated)
     return codes, pd.Series(uniques)
 
 
@@ -332,8 +334,13 @@ def missing_cells(s: pd.Series) -> BoolArray:
     if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
         try:
             blank = _arrow(s, pc.utf8_trim_whitespace) == ""
-        except (pa.ArrowTypeError, pa.ArrowInvalid):  # numbers among the text (Excel)
-            blank = s.astype(object).str.strip().eq("").to_numpy()
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # numbers, dates among the text (Excel)
+            # A Python loop over the cells: only mixed or all-number object columns (an Excel
+            # worksheet) get here, and ``Series.str`` refuses a column without any text.
+            cells = s.to_numpy(dtype=object)
+            blank = np.fromiter(
+                (isinstance(v, str) and not v.strip() for v in cells), dtype=bool, count=len(cells)
+            )
         missing |= blank
     return missing
 

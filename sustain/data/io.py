@@ -231,6 +231,13 @@ def detect_encoding(path: PathLikeStr) -> str:
     with path.open("rb") as fh:
         head = fh.read(4)
     if head.startswith(codecs.BOM_UTF8):
+        bad = _first_bad_byte(path, "utf-8")
+        if bad is not None:  # e.g. a UTF-8 header glued onto GBK rows
+            rule = (
+                "the file starts with a UTF-8 byte-order mark but is not UTF-8 (first bad byte "
+                f"at offset {bad}); save it again in one encoding (UTF-8 or GB18030)"
+            )
+            raise DataError(_unreadable(path, rule))
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
@@ -362,7 +369,11 @@ def _read_excel(path: Path, encoding: str | None) -> RawTable:
 
 
 def _read_parquet(path: Path, encoding: str | None) -> RawTable:
-    frame = pd.read_parquet(path).reset_index(drop=True)
+    """Named index levels (a frame saved by ``to_parquet`` after ``set_index``) are columns,
+    unless a column of the same name exists."""
+    frame = pd.read_parquet(path)
+    named = [n for n in frame.index.names if n is not None and n not in frame.columns]
+    frame = (frame.reset_index(level=named) if named else frame).reset_index(drop=True)
     return RawTable(frame, path.name, np.arange(1, len(frame) + 1, dtype=np.int64))
 
 

@@ -8,8 +8,8 @@ amount is one funder,
 * ``entropy = -sum_k s_k ln s_k``, ``top_share = max_k s_k``,
 * ``gov_share = revenue_gov / revenue_total``, ``log_revenue = ln(revenue_total)``,
 * ``share_<contract_type>`` and ``share_<tier>``: amounts by type or tier over ``revenue_gov``,
-  ``main_tier`` the tier with the largest amount (ties go to the first of municipal, district,
-  subdistrict),
+  ``main_tier`` the tier with the largest amount (ties, amounts equal to the cent, go to the
+  first of municipal, district, subdistrict),
 * ``quality``: amount-weighted mean of the contract scores present.
 
 All ratios are missing when their denominator is zero.
@@ -52,6 +52,10 @@ MEASURE_COLUMNS = [
     "quality",
     "log_revenue",
 ]
+# Level sums within half a cent (or, above ~1e12 currency units, 16 units in the last place)
+# of the largest are ties for main_tier, as in the panel's conservation check.
+_TIE_CENTS = 0.005
+_TIE_ULPS = 16 * np.finfo(np.float64).eps
 CONTRACT_MEASURE_INPUTS = ["agency_id", "year", "funder", "tier", "contract_type", "amount"]
 REVENUE_MEASURE_INPUTS = ["agency_id", "year", "source", "amount"]
 
@@ -327,8 +331,14 @@ def _sums_by_level(
 
 
 def _main_level(sums: FloatArray, levels: Sequence[str], has: BoolArray) -> np.ndarray:
-    """The level with the largest amount per row (first level on ties), None where ``~has``."""
-    main = np.asarray(levels, dtype=object)[np.argmax(sums, axis=1)]
+    """The level with the largest amount per row (first level on ties), None where ``~has``.
+
+    Amounts equal to the cent are ties: sums of the same amounts added in another row order
+    can differ in their last bits, and that must not decide the main level.
+    """
+    top = sums.max(axis=1, keepdims=True)
+    tied = sums >= top - np.maximum(_TIE_CENTS, _TIE_ULPS * top)
+    main = np.asarray(levels, dtype=object)[np.argmax(tied, axis=1)]
     main[~has] = None
     return main
 
@@ -371,6 +381,7 @@ def _concentration(
     has = total > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         hhi_norm = np.where(n_funders > 1, (hhi - 1 / n_funders) / (1 - 1 / n_funders), 1.0)
+    hhi_norm = np.clip(hhi_norm, 0.0, 1.0)  # equal shares give hhi a rounding step below 1/n
     return {
         "n_funders": n_funders,
         "hhi": np.where(has, hhi, np.nan),

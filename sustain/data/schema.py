@@ -348,10 +348,9 @@ def _agency_issues(
     ids = frame["agency_id"]
     unknown = (ids.notna() & ~ids.isin(agencies["agency_id"].dropna())).to_numpy()
     valid = agencies[agency_ok].drop_duplicates("agency_id")
-    idx = pd.Index(valid["agency_id"]).get_indexer(ids)
-    has = idx >= 0
-    founded = np.where(has, valid["founded"].to_numpy(np.float64)[idx], np.nan)
-    closed = np.where(has, valid["closed"].to_numpy(np.float64)[idx], np.nan)
+    idx = pd.Index(valid["agency_id"]).get_indexer(ids)  # -1 (no valid row) picks the NaN
+    founded = np.append(valid["founded"].to_numpy(np.float64), np.nan)[idx]
+    closed = np.append(valid["closed"].to_numpy(np.float64), np.nan)[idx]
     year = frame["year"].to_numpy(np.float64)
     early, late = year < founded, (year > closed) & ~(year < founded)
     rule = np.full(len(frame), None, dtype=object)
