@@ -14,7 +14,10 @@ from pathlib import Path
 def _cmd_panel(args: argparse.Namespace) -> int:
     from sustain.data.io import read_dataset
     from sustain.data.panel import build_panel, write_panel
+    from sustain.errors import SpecError
 
+    if Path(args.out).suffix.lower() not in (".parquet", ".csv"):  # fail before the work
+        raise SpecError(f"--out {args.out!r}: the panel is written as .parquet or .csv")
     data = read_dataset(args.data_dir, errors=args.errors)
     lags = tuple(args.lag or ())
     panel = build_panel(data, lags=lags, first_year=args.first_year, last_year=args.last_year)
@@ -65,7 +68,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_multiverse(args: argparse.Namespace) -> int:
     from sustain.multiverse import run_multiverse_spec
 
-    run_multiverse_spec(Path(args.spec), backend=args.backend, address=args.address)
+    run_multiverse_spec(
+        Path(args.spec),
+        backend=args.backend,
+        address=args.address,
+        n_workers=args.workers,
+        out=Path(args.out) if args.out else None,
+    )
     return 0
 
 
@@ -113,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", help="path to a multiverse SPEC.toml")
     p.add_argument("--backend", choices=["processes", "dask", "serial"], default="processes")
     p.add_argument("--address", default=None, help="Dask scheduler address (backend=dask)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    p.add_argument("--out", default=None, help="results folder (default: from the spec)")
     p.set_defaults(func=_cmd_multiverse)
     return parser
 

@@ -242,6 +242,26 @@ CATALOGUE = {
         ],
         "exact duplicate of row 2",
     ),
+    "duplicate revenue source": (
+        both(append_copy("revenue", 0), edit("revenue", 2, "amount", "7000")),
+        [
+            (
+                R,
+                2,
+                "agency_id, year, source",
+                "duplicate (agency_id, year, source) with different values in rows 2, 4",
+                "A01, 2015, foundation",
+            ),
+            (
+                R,
+                4,
+                "agency_id, year, source",
+                "duplicate (agency_id, year, source) with different values in rows 2, 4",
+                "A01, 2015, foundation",
+            ),
+        ],
+        "duplicate (agency_id, year, source)",
+    ),
     "duplicate agency": (
         edit("agencies", 2, "agency_id", "A01"),
         [

@@ -98,6 +98,7 @@ SPECS: dict[str, tuple[ColumnSpec, ...]] = {
 KEYS: dict[str, tuple[str, ...]] = {
     "agencies": ("agency_id",),
     "contracts": ("contract_id", "year"),
+    "revenue": ("agency_id", "year", "source"),  # DESIGN: one row per agency, year and source
 }
 
 
