@@ -214,3 +214,26 @@ def test_plot_dataset_selects_elements(centered):
     ds = plot_dataset(centered.posterior, ["theta[Deerfield]"])
     expected = centered.posterior["theta"].sel(school="Deerfield").values
     np.testing.assert_array_equal(ds["theta[Deerfield]"].values, expected)
+
+
+def test_binary_outcome_defaults_to_the_mean_check_even_with_constant_draws(tmp_path):
+    """A bernoulli outcome (exit) gets the event-rate check; all-zero simulated data sets
+    (common for rare events) must not break the plot, as ArviZ's density plot does."""
+    import arviz as az
+
+    from sustain.diagnostics.plots import default_ppc_kind, ppc_plot
+
+    rng = np.random.default_rng(3)
+    draws = (rng.random((2, 50, 40)) < 0.05).astype(int)
+    draws[0, :5] = 0  # several simulated data sets without a single event
+    idata = az.from_dict(
+        posterior={"Intercept": rng.normal(size=(2, 50))},
+        posterior_predictive={"exit": draws},
+        prior_predictive={"exit": np.zeros((1, 50, 40), dtype=int)},
+        observed_data={"exit": (rng.random(40) < 0.05).astype(int)},
+    )
+    assert default_ppc_kind(idata) == "mean"
+    for group in ("posterior", "prior"):
+        fig = ppc_plot(idata, group=group, path=tmp_path / group, formats=["png"])
+        assert (tmp_path / f"{group}.png").stat().st_size > 1000
+        assert fig.axes[0].get_xlabel().startswith("mean of")

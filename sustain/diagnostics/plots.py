@@ -307,7 +307,7 @@ def posterior_forest_plot(
 def ppc_plot(
     result: Any,
     group: PredictiveGroup = "posterior",
-    kind: PpcKind = "kde",
+    kind: PpcKind | None = None,
     var_names: Sequence[str] | None = None,
     num_pp_samples: int = 100,
     random_seed: int = 0,
@@ -321,10 +321,12 @@ def ppc_plot(
     result : Bayesian result or arviz.InferenceData
         Needs a ``posterior_predictive`` (or ``prior_predictive``) group and ``observed_data``.
     group : {"posterior", "prior"}
-    kind : {"kde", "cumulative", "scatter", "mean"}
+    kind : {"kde", "cumulative", "scatter", "mean"}, optional
         Densities (histograms for integer outcomes), empirical CDFs, draws as points, or the
         distribution of the simulated mean against the observed mean (best for a bernoulli
-        outcome such as ``exit``).
+        outcome such as ``exit``). Default: ``"mean"`` when every observed variable is 0/1
+        (a density of binary draws says nothing and ArviZ cannot draw it when a simulated
+        data set is constant), else ``"kde"``.
     var_names : sequence of str, optional
         Observed variables to plot; default all.
     num_pp_samples : int
@@ -346,8 +348,9 @@ def ppc_plot(
     import arviz as az
 
     choice("group", group, PredictiveGroup)
-    choice("kind", kind, PpcKind)
     idata = to_inference_data(result)
+    kind = kind or default_ppc_kind(idata, var_names)
+    choice("kind", kind, PpcKind)
     _require_predictive(idata, group, kind)
     with house_style():
         if kind == "mean":
@@ -388,6 +391,24 @@ def _require_predictive(idata: Any, group: str, kind: str) -> None:
 
 def _terms(result: Any) -> list[str]:
     return [str(t) for t in getattr(result, "terms", ())]
+
+
+def default_ppc_kind(idata: Any, var_names: Sequence[str] | None = None) -> PpcKind:
+    """``"mean"`` when every observed variable is binary (0/1), else ``"kde"``.
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> default_ppc_kind(az.load_arviz_data("non_centered_eight"))
+    'kde'
+    """
+    observed = idata.get("observed_data") if hasattr(idata, "get") else None
+    if observed is None:
+        return "kde"
+    names = list(var_names) if var_names else list(observed.data_vars)
+    values = [np.asarray(observed[name]).ravel() for name in names if name in observed]
+    binary = bool(values) and all(np.isin(v[~np.isnan(v)], (0, 1)).all() for v in values)
+    return "mean" if binary else "kde"
 
 
 def save_diagnostic_plots(
