@@ -1,0 +1,375 @@
+"""``fit_bayes``: formula -> arrays -> priors -> PyMC model -> NUTS -> InferenceData -> result."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sustain.errors import SpecError
+from sustain.models.bayes import collapsed as coll
+from sustain.models.bayes.families import FamilySpec, family_spec
+from sustain.models.bayes.model import (
+    CENTRED_INTERCEPT,
+    build_full_model,
+    check_unique_factors,
+    reported_terms,
+    stored_names,
+)
+from sustain.models.bayes.predictive import pointwise, prior_draws, prior_predictive
+from sustain.models.bayes.priors import Prior, PriorSet, resolve_priors
+from sustain.models.bayes.results import METADATA_KEY, BayesResults
+from sustain.models.bayes.sampling import SamplerSettings, resolve_sampler, sample_posterior
+from sustain.models.bayes.terms import INTERCEPT, ModelTerms, build_terms, data_hash
+from sustain.results import ModelInfo
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Independent seeds derived from one ``random_seed``.
+
+    Examples
+    --------
+    >>> Seeds.from_seed(1) == Seeds.from_seed(1)
+    True
+    """
+
+    sampler: int
+    effects: int
+    prior: int
+    posterior_predictive: int
+
+    @classmethod
+    def from_seed(cls, seed: int) -> Seeds:
+        """Spawn the seeds of one fit from ``seed`` with :class:`numpy.random.SeedSequence`."""
+        children = np.random.SeedSequence(seed).spawn(4)
+        return cls(*(int(c.generate_state(1, np.uint32)[0]) for c in children))
+
+
+def fit_bayes(
+    data: pd.DataFrame,
+    formula: str,
+    family: str = "gaussian",
+    *,
+    link: str | None = None,
+    priors: Mapping[str, str | Prior] | None = None,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    random_seed: int | None = None,
+    sampler: str = "auto",
+    trials: str | int | None = None,
+    collapse: bool | str = "auto",
+    target_accept: float | None = None,
+    cores: int | None = None,
+    prior_predictive: bool = True,
+    posterior_predictive: bool = True,
+    log_likelihood: bool = True,
+) -> BayesResults:
+    """Fit a Bayesian hierarchical regression written as an lme4/brms-style formula.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per observation (named index levels may be used as variables).
+    formula : str
+        ``"y ~ x + C(tier) + (1 | district/agency_id) + (x | tier)"``: population-level
+        terms through formulaic, group terms ``(1 | g)``, nested ``(1 | a/b)``, crossed
+        ``(1 | a) + (1 | b)``, varying slopes ``(x | g)`` (correlated) or ``(x || g)``.
+    family : {"gaussian", "student_t", "bernoulli", "binomial", "poisson"}
+    link : str, optional
+        ``"logit"`` (default) or ``"cloglog"`` for bernoulli and binomial; families with one
+        link take it by default.
+    priors : mapping, optional
+        Overrides of the default priors by parameter (``"hhi"``, ``"sigma"``,
+        ``"sd(1|district)"``, ``"cor(tier)"``) or class (``"b"``, ``"sd"``, ``"cor"``), e.g.
+        ``{"hhi": "normal(0, 2)"}``. See ``result.priors`` for the table used.
+    draws, tune, chains : int
+        Posterior draws and warm-up iterations per chain; number of chains.
+    random_seed : int, optional
+        Makes the whole result reproducible (sampler, exact group-effect draws, predictive
+        draws). ``None`` draws a fresh seed, recorded in ``result.random_seed``.
+    sampler : {"auto", "nutpie", "pymc", "numpyro"}
+        ``"auto"`` is nutpie when installed (fastest here), else PyMC's NUTS.
+    trials : str or int, optional
+        Binomial number of trials: a column name or one number for all rows.
+    collapse : {"auto", True, False}
+        Integrate Gaussian nested random intercepts out analytically (exact; see
+        ``docs/models/bayes.md``). ``"auto"`` does so whenever the model allows it; ``True``
+        raises when it does not; ``False`` always samples the full non-centred model.
+    target_accept : float, optional
+        NUTS target acceptance rate (raise towards 0.95 if there are divergences).
+    cores : int, optional
+        Chains run in parallel (default: ``min(chains, CPU count)``).
+    prior_predictive, posterior_predictive, log_likelihood : bool
+        Store prior draws with simulated responses, posterior predictive responses and the
+        pointwise log-likelihood (for LOO/WAIC) in ``result.idata``.
+
+    Returns
+    -------
+    BayesResults
+
+    Raises
+    ------
+    SpecError
+        Invalid formula, option, prior or response for the family.
+    FitError
+        No usable rows, rank-deficient design, or the sampler failed.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, sustain
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"x": rng.normal(size=80), "g": np.repeat(list("abcdefgh"), 10)})
+    >>> df["y"] = 2 + df["x"] + np.repeat(rng.normal(0, 1, 8), 10) + rng.normal(size=80)
+    >>> bm = sustain.fit_bayes(df, "y ~ x + (1 | g)", draws=300, tune=300, chains=2,
+    ...                        random_seed=1)
+    >>> bool(abs(bm.params["x"] - 1) < 0.3), bm.idata.posterior["r(1|g)"].dims
+    (True, ('chain', 'draw', 'g'))
+    """
+    fam = family_spec(family, link)
+    seed = _seed(random_seed)
+    settings = SamplerSettings(
+        resolve_sampler(sampler),
+        draws,
+        tune,
+        chains,
+        Seeds.from_seed(seed).sampler,
+        cores,
+        target_accept,
+    )
+    terms = build_terms(data, formula, trials)
+    check_unique_factors(terms.groups)
+    fam.check_response(terms.y, terms.trials, terms.response)
+    prior_set = resolve_priors(terms, fam.name, fam.link, priors)
+    order = _collapse_order(terms, fam, collapse)
+    if order is not None:
+        idata = _sample_collapsed(terms, prior_set, fam, order, settings, seed)
+    else:
+        model = build_full_model(terms, prior_set, fam)
+        idata = sample_posterior(
+            model, settings, stored_names(model), _full_key(terms, prior_set, fam)
+        )
+    _add_groups(
+        idata, terms, prior_set, fam, seed, prior_predictive, posterior_predictive, log_likelihood
+    )
+    return _result(idata, terms, prior_set, fam, settings, seed, order is not None, trials)
+
+
+def _seed(random_seed: int | None) -> int:
+    if random_seed is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
+    if isinstance(random_seed, bool) or not isinstance(random_seed, int | np.integer):
+        raise SpecError(f"random_seed must be an integer, not {random_seed!r}")
+    if random_seed < 0:
+        raise SpecError(f"random_seed must be >= 0, not {random_seed}")
+    return int(random_seed)
+
+
+def _collapse_order(terms: ModelTerms, fam: FamilySpec, collapse: bool | str) -> Any:
+    if collapse not in ("auto", True, False):
+        raise SpecError(f"collapse must be 'auto', True or False, not {collapse!r}")
+    if collapse is False:
+        return None
+    order = coll.nested_order(terms, fam)
+    if order is None and collapse is True:
+        raise SpecError(
+            "collapse=True needs a gaussian model whose group terms are all random intercepts "
+            "of nested factors, e.g. (1 | district/agency_id)"
+        )
+    return order
+
+
+def _full_key(terms: ModelTerms, priors: PriorSet, fam: FamilySpec) -> tuple[Any, ...]:
+    return ("full", fam.name, fam.link, priors.to_json(), data_hash(terms))
+
+
+def _sample_collapsed(
+    terms: ModelTerms,
+    priors: PriorSet,
+    fam: FamilySpec,
+    order: tuple[Any, ...],
+    settings: SamplerSettings,
+    seed: int,
+) -> Any:
+    stats = coll.nested_stats(terms, order)
+    model = coll.build_collapsed_model(terms, priors, fam, stats)
+    shapes = tuple(np.shape(v) for v in coll.data_values(stats).values())
+    key = ("collapsed", fam.name, priors.to_json(), terms.x_names, stats.n_obs, shapes)
+    idata = sample_posterior(model, settings, stored_names(model), key)
+    post = idata.posterior
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+
+    def flat(name: str) -> np.ndarray:
+        return np.asarray(post[name]).reshape(n_chain * n_draw)
+
+    alpha = flat(CENTRED_INTERCEPT) if terms.has_intercept else np.zeros(n_chain * n_draw)
+    beta = np.column_stack([flat(n) for n in terms.slope_names]).reshape(-1, len(terms.slope_names))
+    taus = [flat(f.sd_name("1")) for f in order]
+    rng = np.random.default_rng(Seeds.from_seed(seed).effects)
+    effects = coll.draw_group_effects(stats, alpha, beta, flat("sigma"), taus, rng)
+    for factor, values in zip(order, effects, strict=True):
+        name = factor.effect_name("1")
+        post[name] = (
+            ("chain", "draw", factor.name),
+            values.reshape(n_chain, n_draw, factor.n_levels),
+        )
+        post.coords[factor.name] = list(factor.levels)
+    return idata
+
+
+def _add_groups(
+    idata: Any,
+    terms: ModelTerms,
+    priors: PriorSet,
+    fam: FamilySpec,
+    seed: int,
+    prior_pred: bool,
+    post_pred: bool,
+    log_lik: bool,
+) -> None:
+    import xarray as xr
+
+    obs_dim = f"{terms.response}_dim_0"
+    observed = xr.Dataset({terms.response: ((obs_dim,), terms.y)})
+    idata.add_groups(observed_data=observed)
+    seeds = Seeds.from_seed(seed)
+    ll, rep = pointwise(
+        terms,
+        fam,
+        idata.posterior,
+        np.random.default_rng(seeds.posterior_predictive),
+        log_likelihood=log_lik,
+        predictive=post_pred,
+    )
+    dims = ("chain", "draw", obs_dim)
+    if ll is not None:
+        idata.add_groups(log_likelihood=xr.Dataset({terms.response: (dims, ll)}))
+    if rep is not None:
+        idata.add_groups(posterior_predictive=xr.Dataset({terms.response: (dims, rep)}))
+    if prior_pred:
+        n = idata.posterior.sizes["draw"]
+        rng = np.random.default_rng(seeds.prior)
+        draws = prior_draws(terms, priors, fam, rng, n)
+        y = prior_predictive(terms, fam, draws, rng)
+        idata.add_groups(
+            prior=xr.Dataset({k: _prior_var(terms, k, v) for k, v in draws.items()}),
+            prior_predictive=xr.Dataset({terms.response: (dims, y[None])}),
+        )
+
+
+def _prior_var(terms: ModelTerms, name: str, values: np.ndarray) -> Any:
+    for g in terms.groups:
+        if name in {g.effect_name(c) for c in g.coefs}:
+            return (("chain", "draw", g.name), values[None])
+    return (("chain", "draw"), values[None])
+
+
+def _diagnostics(idata: Any, names: tuple[str, ...]) -> dict[str, float]:
+    import arviz as az
+
+    post = idata.posterior[list(names)]
+    rhat = az.rhat(post)
+    ess = az.ess(post, method="bulk")
+    return {
+        "rhat_max": float(max(float(rhat[n]) for n in names)),
+        "ess_bulk_min": float(min(float(ess[n]) for n in names)),
+        "divergences": float(int(idata.sample_stats["diverging"].sum())),
+    }
+
+
+def _result(
+    idata: Any,
+    terms: ModelTerms,
+    priors: PriorSet,
+    fam: FamilySpec,
+    settings: SamplerSettings,
+    seed: int,
+    collapsed: bool,
+    trials: str | int | None,
+) -> BayesResults:
+    names = reported_terms(terms, fam)
+    stats = _diagnostics(idata, names)
+    stats.update(draws=float(settings.draws), chains=float(settings.chains))
+    notes = [
+        f"Sampler: {settings.sampler}, {settings.chains} chains x {settings.draws} draws "
+        f"after {settings.tune} warm-up, seed {seed}."
+    ]
+    if collapsed:
+        notes.append("Group intercepts integrated out analytically, then drawn exactly.")
+    if stats["divergences"] > 0:
+        notes.append(f"{int(stats['divergences'])} divergent transitions: raise target_accept.")
+    label = (
+        fam.name if fam.name in ("gaussian", "student_t", "poisson") else f"{fam.name}, {fam.link}"
+    )
+    info = ModelInfo(
+        model=f"Bayesian hierarchical ({label})",
+        estimator="bayes",
+        depvar=terms.response,
+        formula=terms.formula,
+        nobs=terms.nobs,
+        groups={g.name: g.n_levels for g in terms.groups},
+        cov_type="posterior",
+        stats=stats,
+        link=fam.link,
+        exp_name=_exp_name(fam),
+        notes=tuple(notes),
+    )
+    result = BayesResults(
+        idata=idata,
+        terms=names,
+        info=info,
+        formula=terms.formula,
+        family=fam.name,
+        link=fam.link,
+        prior_set=priors,
+        data_hash=data_hash(terms),
+        sampler=settings.sampler,
+        collapsed=collapsed,
+        random_seed=seed,
+        trials=trials,
+    )
+    _stamp(idata, result)
+    return result
+
+
+def _exp_name(fam: FamilySpec) -> str | None:
+    if fam.name in ("bernoulli", "binomial"):
+        return "HR" if fam.link == "cloglog" else "OR"
+    return "IRR" if fam.name == "poisson" else None
+
+
+def _stamp(idata: Any, result: BayesResults) -> None:
+    import json
+
+    meta = result.metadata()
+    meta["versions"] = package_versions()
+    idata.posterior.attrs[METADATA_KEY] = json.dumps(meta)
+    idata.posterior.attrs["formula"] = result.formula
+    idata.posterior.attrs["data_hash"] = result.data_hash
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages a fit depends on (for provenance).
+
+    Examples
+    --------
+    >>> "pymc" in package_versions()
+    True
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("sustain", "pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "formulaic"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+__all__ = ["INTERCEPT", "Seeds", "fit_bayes", "package_versions"]

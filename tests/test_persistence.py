@@ -1,0 +1,135 @@
+"""result.save / sustain.load_result: NetCDF round trips that rebuild tables without refitting."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sustain
+from sustain.errors import SpecError
+from sustain.persistence import METADATA_KEY, load_result, save_result
+from sustain.results import FrequentistResults, ModelInfo
+
+
+def nested_frame(seed: int = 4) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a = np.repeat(np.arange(6), 40)
+    b = np.repeat(np.arange(30), 8)
+    x = rng.normal(size=len(a))
+    y = 1 + 0.5 * x + rng.normal(0, 1, 6)[a] + rng.normal(0, 0.7, 30)[b] + rng.normal(size=len(a))
+    return pd.DataFrame({"y": y, "x": x, "a": [f"A{i}" for i in a], "b": [f"B{i % 5}" for i in b]})
+
+
+@pytest.fixture(scope="module")
+def data():
+    return nested_frame()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return sustain.fit_bayes(
+        data,
+        "y ~ x + (1 | a/b)",
+        priors={"x": "normal(0, 2)"},
+        draws=500,
+        tune=300,
+        chains=2,
+        random_seed=11,
+    )
+
+
+@pytest.fixture(scope="module")
+def reloaded(fitted, tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "model.nc"
+    fitted.save(path)
+    return load_result(path)
+
+
+@pytest.mark.bayes
+def test_round_trip_keeps_estimates_priors_and_provenance(fitted, reloaded):
+    assert type(reloaded) is type(fitted)
+    pd.testing.assert_series_equal(reloaded.params, fitted.params)
+    pd.testing.assert_series_equal(reloaded.bse, fitted.bse)
+    pd.testing.assert_frame_equal(reloaded.priors, fitted.priors)
+    assert reloaded.priors.set_index("parameter").loc["x", "prior"] == "normal(0, 2)"
+    for attr in ("formula", "family", "link", "data_hash", "sampler", "collapsed", "random_seed"):
+        assert getattr(reloaded, attr) == getattr(fitted, attr), attr
+    assert reloaded.terms == fitted.terms and reloaded.info == fitted.info
+    assert set(reloaded.idata.groups()) == set(fitted.idata.groups())
+
+
+@pytest.mark.bayes
+def test_tables_are_rebuilt_identically(fitted, reloaded):
+    assert str(reloaded.summary()) == str(fitted.summary())
+    pd.testing.assert_frame_equal(reloaded.tidy(), fitted.tidy())
+    pd.testing.assert_frame_equal(reloaded.conf_int(), fitted.conf_int())
+    for fmt in ("markdown", "latex"):
+        assert sustain.regression_table([reloaded], format=fmt) == sustain.regression_table(
+            [fitted], format=fmt
+        )
+
+
+@pytest.mark.bayes
+def test_data_hash_identifies_the_data(fitted, reloaded, data):
+    assert reloaded.matches(data)
+    assert not reloaded.matches(data.assign(y=data["y"] + 1e-6))
+    meta = json.loads(reloaded.idata.posterior.attrs[METADATA_KEY])
+    assert meta["data_hash"] == fitted.data_hash and len(fitted.data_hash) == 64
+    assert {"pymc", "arviz", "numpy", "python"} <= set(meta["versions"])
+
+
+@pytest.mark.bayes
+def test_save_is_atomic_and_overwrites(fitted, tmp_path):
+    target = tmp_path / "deeper" / "m.nc"
+    fitted.save(target)
+    fitted.save(target)
+    assert [p.name for p in target.parent.iterdir()] == ["m.nc"]
+    # saving does not change the result
+    assert METADATA_KEY in fitted.idata.posterior.attrs
+    assert load_result(target).data_hash == fitted.data_hash
+
+
+def test_frequentist_round_trip(tmp_path):
+    cov = pd.DataFrame([[0.25, 0.01], [0.01, 0.04]], index=["x", "z"], columns=["x", "z"])
+    info = ModelInfo(
+        model="Two-way FE",
+        estimator="within",
+        depvar="quality",
+        formula="quality ~ x + z",
+        nobs=120,
+        groups={"agency_id": 12},
+        effects=("agency_id", "year"),
+        cov_type="clustered",
+        cluster=("agency_id",),
+        stats={"r2_within": 0.3},
+        notes=("a note",),
+    )
+    result = FrequentistResults(pd.Series({"x": 2.0, "z": -1.0}), cov, info, df_resid=100.0)
+    loaded = load_result(save_result(result, tmp_path / "fe.nc"))
+    pd.testing.assert_series_equal(loaded.params, result.params)
+    pd.testing.assert_frame_equal(loaded.cov, result.cov)
+    assert loaded.info == info and loaded.df_resid == 100.0
+    assert str(loaded.summary()) == str(result.summary())
+
+
+def test_load_refuses_what_sustain_did_not_write(tmp_path):
+    import arviz as az
+
+    with pytest.raises(SpecError, match="no saved result"):
+        load_result(tmp_path / "missing.nc")
+    (tmp_path / "text.nc").write_text("not netcdf")
+    with pytest.raises(SpecError, match="not a NetCDF file"):
+        load_result(tmp_path / "text.nc")
+    plain = az.from_dict(posterior={"x": np.zeros((1, 10))})
+    plain.to_netcdf(str(tmp_path / "plain.nc"), engine="h5netcdf")
+    with pytest.raises(SpecError, match="no sustain metadata"):
+        load_result(tmp_path / "plain.nc")
+    plain.posterior.attrs[METADATA_KEY] = json.dumps({"result_class": "os.system"})
+    plain.to_netcdf(str(tmp_path / "evil.nc"), engine="h5netcdf")
+    with pytest.raises(SpecError, match="not part of sustain"):
+        load_result(tmp_path / "evil.nc")
+    with pytest.raises(SpecError, match="sustain result"):
+        save_result({"params": 1}, tmp_path / "dict.nc")
