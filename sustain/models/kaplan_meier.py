@@ -349,6 +349,8 @@ def _group_outputs(
     label: str, curve: Curve, alpha: float, conf_type: str, n_rows: int
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     lower, upper = confidence_band(curve.survival, curve.se_log, alpha, conf_type)
+    with np.errstate(invalid="ignore"):  # S = 0 with an infinite log-scale SE: NaN, as in R
+        std_error = curve.survival * curve.se_log
     table = pd.DataFrame(
         {
             "group": label,
@@ -356,7 +358,7 @@ def _group_outputs(
             "at_risk": curve.at_risk.astype(np.int64),
             "events": curve.events.astype(np.int64),
             "survival": curve.survival,
-            "std_error": curve.survival * curve.se_log,
+            "std_error": std_error,
             "lower": lower,
             "upper": upper,
         }
