@@ -12,6 +12,7 @@ Results never change after fitting: a different covariance estimator gives a new
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import html
 from collections.abc import Mapping, Sequence
@@ -147,11 +148,12 @@ def _format_numbers(table: pd.DataFrame, digits: int) -> pd.DataFrame:
     return out
 
 
-class SummaryMixin:
+class SummaryMixin(abc.ABC):
     """Give a result ``__str__`` and ``_repr_html_`` from its ``summary()``."""
 
-    def summary(self) -> Summary:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def summary(self) -> Summary:
+        """The printable summary of the result."""
 
     def __str__(self) -> str:
         return self.summary().as_text()
@@ -170,24 +172,26 @@ class Results(SummaryMixin):
     info: ModelInfo
 
     @property
-    def params(self) -> pd.Series:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def params(self) -> pd.Series:
+        """Point estimates by term."""
 
     @property
-    def bse(self) -> pd.Series:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def bse(self) -> pd.Series:
+        """Standard errors (posterior standard deviations) by term."""
 
     @property
     def nobs(self) -> int:
         return int(self.info.nobs)
 
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Intervals by term (confidence or credible)."""
 
-    def tidy(
-        self, alpha: float = 0.05, exponentiate: bool = False
-    ) -> pd.DataFrame:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def tidy(self, alpha: float = 0.05, exponentiate: bool = False) -> pd.DataFrame:
+        """One row per term: estimate, error, interval and test statistics."""
 
     def _header(self) -> list[tuple[str, str]]:
         info = self.info
