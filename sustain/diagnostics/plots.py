@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 import numpy as np
 import xarray as xr
 
-from sustain._atomic import atomic_path
 from sustain._typing import PathLikeStr
 from sustain.diagnostics.checks import choice, element_labels, find_stat, to_inference_data
 from sustain.errors import SpecError
@@ -75,9 +74,7 @@ def house_style() -> Iterator[None]:
 def save_figure(
     fig: Figure, path: PathLikeStr, formats: Sequence[ImageFormat] = ("png", "pdf")
 ) -> list[Path]:
-    """Write ``fig`` as PNG and/or PDF next to ``path`` (its suffix, if .png/.pdf, is replaced).
-
-    Files are written atomically and carry no creation date, so reruns give identical PDFs.
+    """Write ``fig`` as PNG and/or PDF in the diagnostic style (see :func:`sustain.figures.save_figure`).
 
     Examples
     --------
@@ -87,19 +84,9 @@ def save_figure(
     ['energy.png', 'energy.pdf']
     >>> plt.close(fig)
     """
-    target = Path(path)
-    if target.suffix.lower() in (".png", ".pdf"):
-        target = target.with_suffix("")
-    written = []
-    for fmt in formats:
-        if fmt not in ("png", "pdf"):
-            raise SpecError(f"image format {fmt!r} is not one of 'png', 'pdf'")
-        out = target.parent / f"{target.name}.{fmt}"
-        metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
-        with house_style(), atomic_path(out) as tmp:
-            fig.savefig(tmp, format=fmt, metadata=metadata, bbox_inches="tight")
-        written.append(out)
-    return written
+    from sustain.figures.style import save_figure as save_styled
+
+    return save_styled(fig, path, formats, style=house_style)
 
 
 def finish_figure(

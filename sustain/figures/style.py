@@ -8,7 +8,8 @@ Ito) with one marker per series, so that figures stay readable in greyscale prin
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -97,12 +98,16 @@ def figure_style() -> Iterator[None]:
 
 
 def save_figure(
-    fig: Figure, path: PathLikeStr, formats: Sequence[ImageFormat] = ("png", "pdf")
+    fig: Figure,
+    path: PathLikeStr,
+    formats: Sequence[ImageFormat] = ("png", "pdf"),
+    style: Callable[[], AbstractContextManager[None]] | None = None,
 ) -> list[Path]:
     """Write ``fig`` as PNG (200 dpi) and/or PDF next to ``path`` (suffix .png/.pdf replaced).
 
     Files are written atomically and carry no creation date or software stamp, so a rerun
-    gives the same files.
+    gives the same files. ``style`` is the rc context the files are written in
+    (default :func:`figure_style`; the diagnostics pass their own).
 
     Examples
     --------
@@ -121,7 +126,7 @@ def save_figure(
             raise SpecError(f"image format {fmt!r} is not one of 'png', 'pdf'")
         out = target.parent / f"{target.name}.{fmt}"
         metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
-        with figure_style(), atomic_path(out) as tmp:
+        with (style or figure_style)(), atomic_path(out) as tmp:
             fig.savefig(tmp, format=fmt, metadata=metadata, bbox_inches="tight")
         written.append(out)
     return written
