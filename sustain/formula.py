@@ -489,7 +489,7 @@ def design(data: pd.DataFrame, formula: str, intercept: bool = True) -> Design:
     check_safe(formula)
     parsed = parse_formula(formula, require_lhs=False)
     check_columns(data, formula)
-    frame = _with_index_columns(data)
+    frame = with_index_columns(data)
     rhs = parsed.fixed
     if not intercept and not re.search(r"(^|[+\s])-\s*1\b|(^|[+\s])0\b", rhs):
         rhs = f"{rhs} - 1" if rhs.strip() != "1" else "0"
@@ -510,8 +510,16 @@ def design(data: pd.DataFrame, formula: str, intercept: bool = True) -> Design:
     return Design(y=y, X=X, rows=X.index, spec=spec)
 
 
-def _with_index_columns(data: pd.DataFrame) -> pd.DataFrame:
-    """``data`` with its named index levels also available as columns (index unchanged)."""
+def with_index_columns(data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with its named index levels also available as columns (index unchanged).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"y": [1.0]}, index=pd.Index([7], name="agency_id"))
+    >>> list(with_index_columns(df).columns)
+    ['y', 'agency_id']
+    """
     levels = [n for n in data.index.names if n and n not in data.columns]
     if not levels:
         return data

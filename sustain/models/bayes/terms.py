@@ -19,7 +19,15 @@ import pandas as pd
 
 from sustain._typing import FloatArray, IntArray
 from sustain.errors import FitError, SpecError
-from sustain.formula import GroupTerm, check_columns, check_safe, design, parse_formula, variables
+from sustain.formula import (
+    GroupTerm,
+    check_columns,
+    check_safe,
+    design,
+    parse_formula,
+    variables,
+    with_index_columns,
+)
 
 INTERCEPT = "Intercept"
 
@@ -207,7 +215,7 @@ def build_terms(data: pd.DataFrame, formula: str, trials: str | int | None = Non
     parsed = parse_formula(formula)
     extra = (trials,) if isinstance(trials, str) else ()
     check_columns(data, formula, extra=extra)
-    frame = _complete_cases(_with_index_columns(data), variables(formula) | set(extra), formula)
+    frame = _complete_cases(with_index_columns(data), variables(formula) | set(extra), formula)
     fixed = design(frame, formula)
     if fixed.y is None:  # pragma: no cover - parse_formula requires a response
         raise SpecError(f"formula {formula!r} needs a response")
@@ -228,16 +236,6 @@ def build_terms(data: pd.DataFrame, formula: str, trials: str | int | None = Non
         trials=_trials(frame, trials),
         spec=fixed.spec,
     )
-
-
-def _with_index_columns(data: pd.DataFrame) -> pd.DataFrame:
-    levels = [n for n in data.index.names if n and n not in data.columns]
-    if not levels:
-        return data
-    frame = data.copy(deep=False)
-    for name in levels:
-        frame[name] = data.index.get_level_values(name)
-    return frame
 
 
 def _complete_cases(frame: pd.DataFrame, used: set[str], formula: str) -> pd.DataFrame:
