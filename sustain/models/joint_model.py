@@ -1,0 +1,341 @@
+"""Priors, parameterisation and the PyMC model of the joint quality-survival model.
+
+The model (see ``docs/models/joint.md``)::
+
+    quality_it ~ Normal(a + x_it'b + u_i + v_d(i), sigma)          on rows with quality
+    link P(exit_it = 1) = a_h + w_it'g + f(age_it) + association * u_i   on at-risk rows
+    u_i ~ Normal(0, sd(1|agency_id))
+
+Default priors are those of :func:`sustain.fit_bayes` for each sub-model (the hazard's with
+the ``hazard:`` prefix); the association gets ``normal(0, 2.5 / s_q)`` with ``s_q`` the
+standard deviation of observed quality, i.e. brms' default slope prior for a predictor on the
+scale of quality (the agency effect ``u_i`` is measured in quality points and its spread is at
+most that of quality).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+
+from sustain._typing import BoolArray, FloatArray
+from sustain.errors import SpecError
+from sustain.models.bayes.families import FamilySpec
+from sustain.models.bayes.model import CENTRED_INTERCEPT
+from sustain.models.bayes.priors import (
+    CLASS_SUPPORT,
+    Prior,
+    PriorEntry,
+    PriorSet,
+    default_priors,
+    parse_prior,
+)
+from sustain.models.bayes.terms import INTERCEPT, ModelTerms
+from sustain.models.joint_terms import HAZARD_PREFIX, JointTerms
+
+Parameterization: TypeAlias = Literal["auto", "centred", "non_centred"]
+ASSOCIATION = "association"
+#: Name prefix of the raw (unscaled or centred) pieces of the agency effect; not stored.
+RAW_PREFIX = "raw("
+
+
+def joint_priors(
+    terms: JointTerms, link: str, overrides: Mapping[str, str | Prior] | None = None
+) -> PriorSet:
+    """Default priors of both sub-models and the association, with user overrides.
+
+    Keys of ``overrides`` are parameter names (``"hhi"``, ``"hazard:hhi"``, ``"association"``,
+    ``"sd(1|agency_id)"``) or classes (``"b"``, ``"sd"``, ``"sigma"``, ``"Intercept"`` for the
+    quality part; ``"hazard:b"``, ``"hazard:sd"``, ``"hazard:Intercept"`` for the hazard part);
+    a parameter key beats a class key.
+
+    Raises
+    ------
+    SpecError
+        Unknown keys (the message lists the valid ones) or priors of the wrong support.
+
+    Examples
+    --------
+    >>> import sustain
+    >>> from sustain.models.joint_terms import build_joint_terms
+    >>> panel = sustain.build_panel(sustain.datasets.example())
+    >>> t = build_joint_terms(panel, "quality ~ hhi", "exit ~ hhi", "agency_id", duration=None)
+    >>> table = joint_priors(t, "cloglog").table()
+    >>> table["parameter"].tolist()
+    ['Intercept', 'hhi', 'sigma', 'sd(1|agency_id)', 'hazard:Intercept', 'hazard:hhi', 'association']
+    """
+    quality = default_priors(terms.agency_sd_prior_terms, "gaussian", "identity").entries
+    hazard = [
+        PriorEntry(HAZARD_PREFIX + e.parameter, HAZARD_PREFIX + e.cls, e.prior, e.source)
+        for e in default_priors(terms.hazard, "bernoulli", link).entries
+    ]
+    scale = float(f"{2.5 / _sd(terms.quality.y):.4g}")
+    association = PriorEntry(ASSOCIATION, ASSOCIATION, Prior("normal", (0.0, scale)))
+    return apply_overrides(PriorSet((*quality, *hazard, association)), overrides)
+
+
+def _sd(y: FloatArray) -> float:
+    s = float(np.std(y))
+    return s if s > 0 else 1.0
+
+
+def apply_overrides(defaults: PriorSet, overrides: Mapping[str, str | Prior] | None) -> PriorSet:
+    """Replace default priors by user priors keyed by parameter or class.
+
+    Examples
+    --------
+    >>> ps = PriorSet((PriorEntry("hazard:x", "hazard:b", Prior("normal", (0.0, 1.0))),))
+    >>> str(apply_overrides(ps, {"hazard:b": "normal(0, 3)"})["hazard:x"])
+    'normal(0, 3)'
+    """
+    if not overrides:
+        return defaults
+    if not isinstance(overrides, Mapping):
+        raise SpecError("priors must be a mapping of parameter or class to prior")
+    names = {e.parameter for e in defaults.entries}
+    classes = {e.cls for e in defaults.entries}
+    unknown = sorted(set(overrides) - names - classes)
+    if unknown:
+        raise SpecError(
+            f"priors given for {', '.join(map(repr, unknown))}, which the joint model does not "
+            f"have; parameters: {', '.join(sorted(names))}; classes: {', '.join(sorted(classes))}"
+        )
+    entries = []
+    for e in defaults.entries:
+        key = e.parameter if e.parameter in overrides else e.cls if e.cls in overrides else None
+        if key is None:
+            entries.append(e)
+            continue
+        prior = parse_prior(overrides[key])
+        needed = CLASS_SUPPORT.get(e.cls.removeprefix(HAZARD_PREFIX), "real")
+        if prior.support != needed:
+            raise SpecError(
+                f"prior {prior} for {e.parameter!r} has {prior.support} support; "
+                f"it needs a {needed} prior"
+            )
+        entries.append(PriorEntry(e.parameter, e.cls, prior, "user"))
+    return PriorSet(tuple(entries))
+
+
+# --------------------------------------------------------------------------- parameterisation
+
+
+def information_ratio(
+    y: FloatArray, X: FloatArray, agency: np.ndarray, n_agencies: int
+) -> FloatArray:
+    """``n_i * tau^2 / sigma^2`` of every agency, from one-way ANOVA moment estimates.
+
+    ``tau^2`` and ``sigma^2`` are the between- and within-agency variances of the residuals
+    of quality on its population-level design (Swamy-Arora style moments); the ratio says how
+    strongly an agency's own scores pin down its effect (0 for agencies without scores).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> agency = np.repeat(np.arange(50), 8)
+    >>> y = np.repeat(rng.normal(0, 2, 50), 8) + rng.normal(0, 1, 400)
+    >>> r = information_ratio(y, np.ones((400, 1)), agency, 51)
+    >>> bool(20 < np.median(r[:50]) < 60), float(r[50])
+    (True, 0.0)
+    """
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ beta
+    counts = np.bincount(agency, minlength=n_agencies).astype(float)
+    seen = counts > 0
+    means = np.bincount(agency, weights=resid, minlength=n_agencies) / np.maximum(counts, 1)
+    within = resid - means[agency]
+    sigma2 = float(within @ within) / max(len(y) - int(seen.sum()), 1)
+    n_bar = float(counts[seen].mean())
+    spread = float(np.var(means[seen], ddof=1)) if seen.sum() > 1 else 0.0
+    tau2 = max(spread - sigma2 / n_bar, 0.0)
+    return counts * tau2 / max(sigma2, 1e-12)
+
+
+def centred_levels(terms: JointTerms, parameterization: str) -> dict[str, BoolArray]:
+    """Which random intercepts of the quality part are sampled centred, by grouping factor.
+
+    Keys are the agency identifier and every quality group term's factor; values mark the
+    levels sampled in the centred form (the rest are non-centred, ``sd * z``). ``"auto"``
+    centres a level when its own scores dominate the prior on its effect
+    (:func:`information_ratio` >= 1) -- then the centred form has no funnel -- and leaves
+    levels with few or no scores non-centred. Hazard group terms are always non-centred.
+
+    Examples
+    --------
+    >>> import sustain
+    >>> from sustain.models.joint_terms import build_joint_terms
+    >>> panel = sustain.build_panel(sustain.datasets.example())
+    >>> t = build_joint_terms(panel, "quality ~ hhi + (1 | district)", "exit ~ hhi", "agency_id")
+    >>> {k: int(v.sum()) for k, v in centred_levels(t, "non_centred").items()}
+    {'agency_id': 0, 'district': 0}
+    >>> bool(centred_levels(t, "auto")["district"].all())
+    True
+    """
+    if parameterization not in ("auto", "centred", "non_centred"):
+        raise SpecError(
+            f"parameterization={parameterization!r} is not one of 'auto', 'centred', 'non_centred'"
+        )
+    q = terms.quality
+    factors = [(terms.group, terms.quality_agency, terms.n_agencies)]
+    factors += [(g.name, g.index, g.n_levels) for g in q.groups]
+    out: dict[str, BoolArray] = {}
+    for name, index, n_levels in factors:
+        if parameterization == "auto":
+            out[name] = information_ratio(q.y, q.X, index, n_levels) >= 1.0
+        else:
+            out[name] = np.full(n_levels, parameterization == "centred", dtype=bool)
+    return out
+
+
+# --------------------------------------------------------------------------- model
+
+
+def coords_of(terms: JointTerms) -> dict[str, list[str]]:
+    """Coordinates: agencies, the quality groups and the (prefixed) hazard groups."""
+    coords = {terms.group: list(terms.levels)}
+    for g in terms.quality.groups:
+        coords[g.name] = list(g.levels)
+    for g in terms.hazard.groups:
+        coords[HAZARD_PREFIX + g.name] = list(g.levels)
+    return coords
+
+
+def build_joint_model(
+    terms: JointTerms,
+    priors: PriorSet,
+    hazard_family: FamilySpec,
+    centred: Mapping[str, BoolArray],
+) -> Any:
+    """The PyMC model of the joint quality-survival model.
+
+    Examples
+    --------
+    >>> import sustain
+    >>> from sustain.models.bayes.families import family_spec
+    >>> from sustain.models.joint_terms import build_joint_terms
+    >>> panel = sustain.build_panel(sustain.datasets.example())
+    >>> t = build_joint_terms(panel, "quality ~ hhi", "exit ~ hhi", "agency_id", duration=None)
+    >>> m = build_joint_model(t, joint_priors(t, "cloglog"), family_spec("bernoulli", "cloglog"),
+    ...                       centred_levels(t, "auto"))
+    >>> [v.name for v in m.observed_RVs], [p.name for p in m.potentials]
+    (['quality'], ['loglik:exit'])
+    """
+    import pymc as pm
+
+    with pm.Model(coords=coords_of(terms)) as model:
+        u = _intercepts(terms.group, priors, centred[terms.group])
+        mu = population(terms.quality, priors, "") + u[terms.quality_agency]
+        for g in terms.quality.groups:
+            mu = mu + _intercepts(g.name, priors, centred[g.name])[g.index]
+        sigma = priors["sigma"].to_pymc("sigma")
+        pm.Normal(terms.quality.response, mu=mu, sigma=sigma, observed=terms.quality.y)
+        association = priors[ASSOCIATION].to_pymc(ASSOCIATION)
+        eta = population(terms.hazard, priors, HAZARD_PREFIX)
+        eta = eta + association * u[terms.hazard_agency]
+        for g in terms.hazard.groups:
+            eta = eta + _hazard_group(g.name, g.index, priors)
+        hazard_family.likelihood(terms.hazard.response, eta, terms.hazard.y, {})
+    return model
+
+
+def population(terms: ModelTerms, priors: PriorSet, prefix: str) -> Any:
+    """Population-level linear predictor with centred slopes, parameters named ``prefix+term``.
+
+    As in :func:`sustain.models.bayes.model.population_part`, the sampled intercept is the
+    linear predictor at the mean of the predictors and ``prefix + "Intercept"`` is derived.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    slopes = terms.slope_matrix()
+    b = [priors[prefix + n].to_pymc(prefix + n) for n in terms.slope_names]
+    beta = pt.stack(b) if b else None
+    if not terms.has_intercept:
+        return pt.dot(slopes, beta) if beta is not None else pt.zeros(terms.nobs)
+    alpha = priors[prefix + INTERCEPT].to_pymc(prefix + CENTRED_INTERCEPT)
+    if beta is None:
+        pm.Deterministic(prefix + INTERCEPT, alpha)
+        return alpha + pt.zeros(terms.nobs)
+    xbar = slopes.mean(axis=0)
+    pm.Deterministic(prefix + INTERCEPT, alpha - pt.dot(xbar, beta))
+    return alpha + pt.dot(slopes - xbar, beta)
+
+
+def _intercepts(group: str, priors: PriorSet, centred: BoolArray) -> Any:
+    """``r(1|group)`` with its ``sd(1|group)``: centred levels where ``centred``, else ``sd * z``."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    sd = priors[f"sd(1|{group})"].to_pymc(f"sd(1|{group})")
+    index_c = np.flatnonzero(centred)
+    index_n = np.flatnonzero(~centred)
+    parts = []
+    if index_c.size:
+        parts.append(pm.Normal(f"{RAW_PREFIX}centred|{group})", 0.0, sd, shape=index_c.size))
+    if index_n.size:
+        z = pm.Normal(f"{RAW_PREFIX}z|{group})", 0.0, 1.0, shape=index_n.size)
+        parts.append(sd * z)
+    order = np.argsort(np.concatenate([index_c, index_n]), kind="stable")
+    effects = pt.concatenate(parts)[order] if len(parts) > 1 else parts[0]
+    return pm.Deterministic(f"r(1|{group})", effects, dims=group)
+
+
+def _hazard_group(name: str, index: np.ndarray, priors: PriorSet) -> Any:
+    """Non-centred random intercepts of a hazard group term, named ``hazard:...``."""
+    import pymc as pm
+
+    dim = HAZARD_PREFIX + name
+    sd = priors[f"{HAZARD_PREFIX}sd(1|{name})"].to_pymc(f"{HAZARD_PREFIX}sd(1|{name})")
+    z = pm.Normal(f"{RAW_PREFIX}z|{dim})", 0.0, 1.0, dims=dim)
+    effects = pm.Deterministic(f"{HAZARD_PREFIX}r(1|{name})", sd * z, dims=dim)
+    return effects[index]
+
+
+def stored_names(model: Any) -> list[str]:
+    """Posterior variables to keep: everything but raw pieces and standard-normal ``z``'s."""
+    names = [v.name for v in model.free_RVs] + [d.name for d in model.deterministics]
+    return [n for n in names if not n.startswith((RAW_PREFIX, "z("))]
+
+
+def reported_terms(terms: JointTerms) -> tuple[str, ...]:
+    """Scalar parameters a table reports, in order.
+
+    Quality terms, hazard terms (prefixed), ``association``, ``sigma``, the agency sd, the
+    quality group sds and the hazard group sds.
+    """
+    out: list[str] = [*terms.quality.x_names]
+    out += [HAZARD_PREFIX + n for n in terms.hazard.x_names]
+    out += [ASSOCIATION, "sigma", f"sd(1|{terms.group})"]
+    out += [g.sd_name("1") for g in terms.quality.groups]
+    out += [f"{HAZARD_PREFIX}sd(1|{g.name})" for g in terms.hazard.groups]
+    return tuple(out)
+
+
+def hazard_eta(terms: JointTerms, draws: Mapping[str, FloatArray]) -> FloatArray:
+    """Hazard linear predictor of every draw, shape (S, n_hazard), from stored draws."""
+    beta = np.column_stack([draws[HAZARD_PREFIX + n] for n in terms.hazard.x_names])
+    eta = beta @ terms.hazard.X.T
+    eta += draws[ASSOCIATION][:, None] * draws[f"r(1|{terms.group})"][:, terms.hazard_agency]
+    for g in terms.hazard.groups:
+        eta += draws[f"{HAZARD_PREFIX}r(1|{g.name})"][:, g.index]
+    return eta
+
+
+def quality_mu(terms: JointTerms, draws: Mapping[str, FloatArray]) -> FloatArray:
+    """Mean quality of every draw, shape (S, n_quality), from stored draws."""
+    beta = np.column_stack([draws[n] for n in terms.quality.x_names])
+    mu = beta @ terms.quality.X.T + draws[f"r(1|{terms.group})"][:, terms.quality_agency]
+    for g in terms.quality.groups:
+        mu += draws[g.effect_name("1")][:, g.index]
+    return mu
+
+
+def draw_names(terms: JointTerms) -> Sequence[str]:
+    """Posterior variables :func:`hazard_eta` and :func:`quality_mu` read."""
+    names = [*terms.quality.x_names, *(HAZARD_PREFIX + n for n in terms.hazard.x_names)]
+    names += [ASSOCIATION, "sigma", f"r(1|{terms.group})"]
+    names += [g.effect_name("1") for g in terms.quality.groups]
+    names += [f"{HAZARD_PREFIX}r(1|{g.name})" for g in terms.hazard.groups]
+    return names
