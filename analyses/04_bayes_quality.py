@@ -62,10 +62,6 @@ def main(cfg: c.Config | None = None) -> list[Path]:
     with progress.step(f"04 diagnostics of {NAME}"):
         paths, ok = c.diagnose_fit(rd, NAME, result)
         written += paths
-        written.append(
-            rd.write_text("diagnostics", f"{NAME}/priors.csv", result.priors.to_csv(index=False))
-        )
-        written.append(rd.write_text("tables", f"{NAME}.csv", result.tidy().to_csv(index=False)))
         target = rd.path("figures", "fig5_bayes_quality")
         sustain.forest_plot(result, path=target)
         written += [target.with_suffix(".png"), target.with_suffix(".pdf")]

@@ -53,10 +53,6 @@ def main(cfg: c.Config | None = None) -> list[Path]:
     with progress.step(f"05 diagnostics of {NAME}"):
         paths, ok = c.diagnose_fit(rd, NAME, result)
         written += paths
-        written.append(
-            rd.write_text("diagnostics", f"{NAME}/priors.csv", result.priors.to_csv(index=False))
-        )
-        written.append(rd.write_text("tables", f"{NAME}.csv", result.tidy().to_csv(index=False)))
     progress.say(f"05 diagnostics of {NAME}: {'all checks passed' if ok else 'FAILED'}")
     c.record(cfg, "05_bayes_hazard", written, {NAME: cfg.model_seed(NAME)})
     return written

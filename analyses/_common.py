@@ -165,8 +165,18 @@ def save_fit(rd: ResultsDir, name: str, result: Any) -> list[Path]:
 
 
 def diagnose_fit(rd: ResultsDir, name: str, result: Any) -> tuple[list[Path], bool]:
-    """Diagnose a Bayesian fit into ``diagnostics/<name>/`` (report and PNG plots)."""
-    return save_diagnostics(rd, name, result, {"formats": ["png"]})
+    """Diagnose a Bayesian fit and write what a reader checks it by.
+
+    The report and PNG plots go to ``diagnostics/<name>/``, the priors to
+    ``diagnostics/<name>/priors.csv`` and the posterior summary to ``tables/<name>.csv``;
+    returns the paths and whether every diagnostic passed.
+    """
+    paths, ok = save_diagnostics(rd, name, result, {"formats": ["png"]})
+    paths.append(
+        rd.write_text("diagnostics", f"{name}/priors.csv", result.priors.to_csv(index=False))
+    )
+    paths.append(rd.write_text("tables", f"{name}.csv", result.tidy().to_csv(index=False)))
+    return paths, ok
 
 
 def load_fit(rd: ResultsDir, name: str) -> Any | None:
