@@ -2,11 +2,15 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bayes.py                     # 1,500 agencies (default)
-    .venv/bin/python benchmarks/bayes.py --agencies 400 --sides sustain baseline_centred
+    .venv/bin/python benchmarks/bayes.py                     # both cases, 1,500 agencies
+    .venv/bin/python benchmarks/bayes.py --case nested --agencies 400 --sides sustain baseline_centred
+    .venv/bin/python benchmarks/bayes.py --case parameterization --agencies 400
 
-The model is the quality model ``quality ~ hhi + gov_share + (1 | district/agency_id)`` on the
-agency-year panel of ``sustain.simulate(seed=SEED, n_agencies=N)``, restricted to rows with a
+Case ``nested`` is the quality model ``quality ~ hhi + gov_share + (1 | district/agency_id)``;
+case ``slope`` adds a correlated varying slope of hhi over the agencies' main purchasing tier,
+``quality ~ hhi + gov_share + (1 | district/agency_id) + (hhi | main_tier)`` (the generalised
+collapse: agency intercepts integrated out level by level, district and tier effects jointly).
+Both on the agency-year panel of ``sustain.simulate(seed=SEED, n_agencies=N)``, restricted to rows with a
 quality score. Each side runs in its own fresh Python process (imports are not timed; the time
 is model building + compilation + sampling + everything ``fit_bayes`` adds afterwards):
 
@@ -18,8 +22,15 @@ is model building + compilation + sampling + everything ``fit_bayes`` adds after
   around their district's) sampled with ``pm.sample()`` defaults;
 * ``baseline_noncentred``: the same with non-centred intercepts, also with ``pm.sample()``.
 
-Both baselines use the same priors as sustain's defaults (printed), so only parameterisation
-and sampler differ. Printed per side: wall time, min bulk ESS over (Intercept, hhi, gov_share,
+For ``slope`` the baselines add ``r_tier ~ MvNormal(0, D L L' D)`` with
+``pm.LKJCholeskyCov`` with the same LKJ and sd priors (centred for ``baseline_centred``,
+``z L' D`` for ``baseline_noncentred``). Both baselines use the same priors as sustain's
+defaults (printed), so only parameterisation, collapse and sampler differ.
+
+Case ``parameterization`` measures the full (not collapsed) model's per-factor parameterisation
+on the example panel: ESS/s of ``parameterization="auto"`` against ``"non_centred"`` for the
+bernoulli cloglog hazard ``exit ~ hhi + gov_share + log_revenue + age + (1 | district)`` and
+for the Gaussian quality model with ``collapse=False``. Printed per side: wall time, min bulk ESS over (Intercept, hhi, gov_share,
 sigma, both sds), ESS per second, divergences, chains x draws, and the ratio of sustain's
 ESS/s to each baseline's. Target: sustain >= 10x the centred baseline with no divergences.
 """
@@ -35,8 +46,27 @@ import time
 import numpy as np
 
 SEED = 2024
-FORMULA = "quality ~ hhi + gov_share + (1 | district/agency_id)"
+FORMULAS = {
+    "nested": "quality ~ hhi + gov_share + (1 | district/agency_id)",
+    "slope": "quality ~ hhi + gov_share + (1 | district/agency_id) + (hhi | main_tier)",
+}
 REPORTED = ["Intercept", "hhi", "gov_share", "sigma", "sd(1|district)", "sd(1|district:agency_id)"]
+SLOPE_REPORTED = ["sd(1|main_tier)", "sd(hhi|main_tier)", "cor(1,hhi|main_tier)"]
+#: (label, family, link, formula) of the parameterization case, on the example panel.
+PARAM_MODELS = [
+    (
+        "hazard",
+        "bernoulli",
+        "cloglog",
+        "exit ~ hhi + gov_share + log_revenue + age + (1 | district)",
+    ),
+    ("quality", "gaussian", None, "quality ~ hhi + gov_share + (1 | district/agency_id)"),
+]
+
+
+def reported(case: str) -> list[str]:
+    """Parameters whose smallest bulk ESS is reported."""
+    return REPORTED + (SLOPE_REPORTED if case == "slope" else [])
 
 
 def quality_frame(n_agencies: int, seed: int = SEED):
@@ -48,42 +78,45 @@ def quality_frame(n_agencies: int, seed: int = SEED):
     return panel.dropna(subset=["quality", "hhi", "gov_share"]).reset_index()
 
 
-def run_sustain(df, sampler: str) -> dict:
+def run_sustain(df, sampler: str, case: str) -> dict:
     import arviz as az
 
     import sustain
 
+    names = reported(case)
     start = time.perf_counter()
-    bm = sustain.fit_bayes(df, FORMULA, random_seed=1, sampler=sampler)
+    bm = sustain.fit_bayes(df, FORMULAS[case], random_seed=1, sampler=sampler)
     wall = time.perf_counter() - start
-    ess = az.ess(bm.idata.posterior[REPORTED], method="bulk")
+    ess = az.ess(bm.idata.posterior[names], method="bulk")
     return {
         "wall": wall,
-        "ess": {n: float(ess[n]) for n in REPORTED},
+        "ess": {n: float(ess[n]) for n in names},
         "divergences": int(bm.idata.sample_stats["diverging"].sum()),
         "chains": int(bm.idata.posterior.sizes["chain"]),
         "draws": int(bm.idata.posterior.sizes["draw"]),
         "rhat_max": float(bm.info.stats["rhat_max"]),
         "priors": bm.priors.to_dict("records"),
-        "params": {n: float(bm.params[n]) for n in REPORTED},
+        "params": {n: float(bm.params[n]) for n in names},
+        "collapsed": bool(bm.collapsed),
     }
 
 
-def _priors(df) -> dict:
+def _priors(df, case: str) -> dict:
     """sustain's default priors for this model, to give the baselines the same ones."""
     from sustain.models.bayes.priors import default_priors
     from sustain.models.bayes.terms import build_terms
 
-    terms = build_terms(df, FORMULA)
+    terms = build_terms(df, FORMULAS[case])
     return {e.parameter: e.prior for e in default_priors(terms, "gaussian", "identity").entries}
 
 
-def run_baseline(df, centred: bool) -> dict:
+def run_baseline(df, centred: bool, case: str) -> dict:
     import arviz as az
     import pymc as pm
 
+    names = reported(case)
     start = time.perf_counter()
-    priors = _priors(df)
+    priors = _priors(df, case)
     agency, agencies = _codes(df["agency_id"])
     district, districts = _codes(df["district"])
     district_of_agency = np.zeros(len(agencies), dtype=int)
@@ -103,21 +136,49 @@ def run_baseline(df, centred: bool) -> dict:
             z_d = pm.Normal("z_district", 0, 1, dims="district")
             z_a = pm.Normal("z_agency", 0, 1, dims="agency")
             a_a = intercept + (z_d * sd_d)[district_of_agency] + z_a * sd_a
-        mu = a_a[agency] + b_hhi * df["hhi"].to_numpy() + b_gov * df["gov_share"].to_numpy()
+        hhi = df["hhi"].to_numpy()
+        mu = a_a[agency] + b_hhi * hhi + b_gov * df["gov_share"].to_numpy()
+        if case == "slope":
+            mu = mu + _tier_part(df, priors, centred, hhi)
         pm.Normal("quality", mu, sigma, observed=y)
         idata = pm.sample(progressbar=False)
     wall = time.perf_counter() - start
-    ess = az.ess(idata.posterior[REPORTED], method="bulk")
-    rhat = az.rhat(idata.posterior[REPORTED])
+    ess = az.ess(idata.posterior[names], method="bulk")
+    rhat = az.rhat(idata.posterior[names])
     return {
         "wall": wall,
-        "ess": {n: float(ess[n]) for n in REPORTED},
+        "ess": {n: float(ess[n]) for n in names},
         "divergences": int(idata.sample_stats["diverging"].sum()),
         "chains": int(idata.posterior.sizes["chain"]),
         "draws": int(idata.posterior.sizes["draw"]),
-        "rhat_max": float(max(float(rhat[n]) for n in REPORTED)),
-        "params": {n: float(idata.posterior[n].mean()) for n in REPORTED},
+        "rhat_max": float(max(float(rhat[n]) for n in names)),
+        "params": {n: float(idata.posterior[n].mean()) for n in names},
     }
+
+
+def _tier_part(df, priors: dict, centred: bool, hhi):
+    """Correlated tier intercepts and hhi slopes as a PyMC user writes them (LKJCholeskyCov)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    tier, tiers = _codes(df["main_tier"])
+    sd_1 = priors["sd(1|main_tier)"]
+    sd_x = priors["sd(hhi|main_tier)"]
+    # same half-Student-t sd priors as sustain's, one per coefficient
+    sd_dist = pm.HalfStudentT.dist(
+        nu=3, sigma=np.array([sd_1.kwargs["sigma"], sd_x.kwargs["sigma"]]), shape=2
+    )
+    eta = priors["cor(main_tier)"].kwargs["eta"]
+    chol, corr, sds = pm.LKJCholeskyCov("chol_tier", n=2, eta=eta, sd_dist=sd_dist)
+    pm.Deterministic("sd(1|main_tier)", sds[0])
+    pm.Deterministic("sd(hhi|main_tier)", sds[1])
+    pm.Deterministic("cor(1,hhi|main_tier)", corr[0, 1])
+    if centred:
+        r = pm.MvNormal("r_tier", np.zeros(2), chol=chol, shape=(len(tiers), 2))
+    else:
+        z = pm.Normal("z_tier", 0.0, 1.0, shape=(len(tiers), 2))
+        r = pt.dot(z, chol.T)
+    return r[tier, 0] + r[tier, 1] * hhi
 
 
 def _codes(values):
@@ -127,54 +188,130 @@ def _codes(values):
     return codes, list(uniques)
 
 
-def child(side: str, n_agencies: int) -> None:
+def child(side: str, n_agencies: int, case: str) -> None:
     import pymc  # noqa: F401  (imported before timing, as for every side)
 
     import sustain.models.bayes  # noqa: F401
 
+    if case == "parameterization":
+        print("RESULT " + json.dumps(run_parameterization(side)))
+        return
     df = quality_frame(n_agencies)
     if side == "sustain":
-        out = run_sustain(df, "auto")
+        out = run_sustain(df, "auto", case)
     elif side == "sustain_pymc":
-        out = run_sustain(df, "pymc")
+        out = run_sustain(df, "pymc", case)
     elif side == "sustain_nutpie":
-        out = run_sustain(df, "nutpie")
+        out = run_sustain(df, "nutpie", case)
     else:
-        out = run_baseline(df, centred=side == "baseline_centred")
-    out.update(side=side, nobs=len(df), agencies=int(df["agency_id"].nunique()))
+        out = run_baseline(df, centred=side == "baseline_centred", case=case)
+    out.update(side=side, nobs=len(df), agencies=int(df["agency_id"].nunique()), case=case)
     print("RESULT " + json.dumps(out))
+
+
+def run_parameterization(side: str) -> dict:
+    """One model of PARAM_MODELS (``side`` = "label:form") on the example panel, not collapsed."""
+    import arviz as az
+
+    import sustain
+
+    label, form = side.split(":")
+    _, family, link, formula = next(m for m in PARAM_MODELS if m[0] == label)
+    panel = sustain.build_panel(sustain.datasets.example()).reset_index()
+    start = time.perf_counter()
+    bm = sustain.fit_bayes(
+        panel,
+        formula,
+        family=family,
+        link=link,
+        collapse=False,
+        parameterization=form,
+        random_seed=1,
+    )
+    wall = time.perf_counter() - start
+    names = [n for n in bm.terms if n in bm.idata.posterior]
+    ess = az.ess(bm.idata.posterior[names], method="bulk")
+    return {
+        "side": side,
+        "wall": wall,
+        "ess": {n: float(ess[n]) for n in names},
+        "divergences": int(bm.idata.sample_stats["diverging"].sum()),
+        "chains": int(bm.idata.posterior.sizes["chain"]),
+        "draws": int(bm.idata.posterior.sizes["draw"]),
+        "rhat_max": float(bm.info.stats["rhat_max"]),
+        "nobs": bm.nobs,
+        "note": [n for n in bm.info.notes if n.startswith("Group effects centred")],
+        "params": {n: float(bm.params[n]) for n in names[:4]},
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--agencies", type=int, default=1500)
     parser.add_argument(
-        "--sides",
+        "--case",
         nargs="+",
-        default=["sustain", "sustain_pymc", "baseline_centred", "baseline_noncentred"],
+        default=["nested", "slope"],
+        choices=["nested", "slope", "parameterization"],
     )
+    parser.add_argument("--sides", nargs="+", default=None)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.agencies)
+        child(args.child, args.agencies, args.case[0])
         return 0
+    for case in args.case:
+        if run_case(case, args.sides or default_sides(case), args.agencies) != 0:
+            return 1
+    return 0
+
+
+def default_sides(case: str) -> list[str]:
+    if case == "parameterization":
+        return [f"{m[0]}:{form}" for m in PARAM_MODELS for form in ("auto", "non_centred")]
+    sides = ["sustain", "baseline_centred", "baseline_noncentred"]
+    return sides[:1] + ["sustain_pymc"] + sides[1:] if case == "nested" else sides
+
+
+def run_case(case: str, sides: list[str], n_agencies: int) -> int:
+    print(f"=== case {case}")
     results = []
-    for side in args.sides:
-        cmd = [sys.executable, __file__, "--child", side, "--agencies", str(args.agencies)]
+    for side in sides:
+        cmd = [sys.executable, __file__, "--child", side, "--agencies", str(n_agencies)]
+        cmd += ["--case", case]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode != 0 or not lines:
             print(f"{side}: failed\n{proc.stderr[-3000:]}")
             return 1
         results.append(json.loads(lines[-1][len("RESULT ") :]))
-    report(results)
+    if case == "parameterization":
+        report_parameterization(results)
+    else:
+        report(results, case)
     return 0
 
 
-def report(results: list[dict]) -> None:
+def report_parameterization(results: list[dict]) -> None:
+    print("example panel, collapse=False; min bulk ESS over population-level terms and sds")
+    print(f"{'side':<22}{'wall s':>9}{'min ESS':>9}{'ESS/s':>9}{'div':>6}{'R-hat':>7}  centred")
+    for r in results:
+        r["ess_per_s"] = min(r["ess"].values()) / r["wall"]
+        print(
+            f"{r['side']:<22}{r['wall']:>9.1f}{min(r['ess'].values()):>9.0f}"
+            f"{r['ess_per_s']:>9.2f}{r['divergences']:>6}{r['rhat_max']:>7.3f}  {r['note']}"
+        )
+    for label, *_ in PARAM_MODELS:
+        pair = {r["side"].split(":")[1]: r for r in results if r["side"].startswith(label + ":")}
+        if {"auto", "non_centred"} <= set(pair):
+            ratio = pair["auto"]["ess_per_s"] / pair["non_centred"]["ess_per_s"]
+            print(f"ratio {label} auto / non_centred: {ratio:.2f}x")
+
+
+def report(results: list[dict], case: str) -> None:
     first = results[0]
     print(f"data: {first['nobs']:,} agency-years with quality, {first['agencies']:,} agencies")
-    print(f"model: {FORMULA}")
+    print(f"model: {FORMULAS[case]}")
     if "priors" in first:
         print("priors: " + "; ".join(f"{p['parameter']} ~ {p['prior']}" for p in first["priors"]))
     header = f"{'side':<22}{'chains x draws':>15}{'wall s':>9}{'min ESS':>9}{'ESS/s':>9}"

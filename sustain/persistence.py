@@ -5,8 +5,11 @@ statistics, log-likelihood, predictive draws, observed data) with a JSON metadat
 on the posterior group holding what rebuilding the result needs -- the result class, reported
 terms, :class:`~sustain.results.ModelInfo`, formula, family, priors, the SHA-256 of the data
 and the package versions of the fit. A frequentist result is written as a small NetCDF file
-with its estimates, covariance matrix and the same kind of metadata. Files are written
-atomically (a temporary file renamed into place).
+with its estimates, covariance matrix and the same kind of metadata, including the result
+class and its model-specific fields (e.g. a hazard model's ``duration_terms``), so loading
+gives back the same class with the same behaviour. Files are written atomically (a temporary
+file renamed into place) and carry no time stamps or timings: the same fit saved twice, or
+two fits with the same data, options and seed, give byte-identical files.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ from sustain.results import BayesianResults, FrequentistResults, ModelInfo
 METADATA_KEY = "sustain_metadata"
 KIND_KEY = "sustain_kind"
 _ENGINE = "h5netcdf"
+#: Attributes ArviZ and PyMC stamp on InferenceData groups that change from run to run.
+VOLATILE_ATTRS = ("created_at", "sampling_time")
+#: Sample statistics holding wall-clock timings (PyMC's sampler), dropped when saving.
+VOLATILE_STATS = ("perf_counter_diff", "perf_counter_start", "process_time_diff")
+#: Fields every frequentist result has; the others are the class's own.
+_BASE_FIELDS = ("params_", "cov", "info", "df_resid", "raw")
+#: Prefix of the NetCDF variables holding term-by-term matrix fields (e.g. ``naive_cov``).
+_MATRIX_PREFIX = "field_"
 
 
 def save_result(result: Any, path: PathLikeStr) -> Path:
@@ -36,9 +47,11 @@ def save_result(result: Any, path: PathLikeStr) -> Path:
     Parameters
     ----------
     result : BayesResults or FrequentistResults
-        A fitted result. Bayesian results keep all their InferenceData groups; frequentist
-        results keep estimates, covariance, ``info`` and ``df_resid`` (not the underlying
-        library object).
+        A fitted result. Bayesian results keep all their InferenceData groups (without the
+        creation times and sampling timings ArviZ and PyMC stamp on them); frequentist results
+        keep estimates, covariance, ``info``, ``df_resid`` and the fields of their class that
+        are text, numbers, tuples of these, or term-by-term matrices (not the underlying
+        library object nor the data).
     path : str or PathLike
 
     Raises
@@ -87,31 +100,84 @@ def _stamped(result: BayesianResults) -> Any:
         meta.setdefault("versions", json.loads(previous).get("versions", {}))
     import arviz as az
 
-    groups = {g: result.idata[g] for g in result.idata.groups()}
-    posterior = groups["posterior"].copy(deep=False)
+    groups = {g: _steady(result.idata[g]) for g in result.idata.groups()}
+    posterior = groups["posterior"]
     posterior.attrs = {**posterior.attrs, METADATA_KEY: json.dumps(meta)}
-    groups["posterior"] = posterior
     return az.InferenceData(**groups)
+
+
+def _steady(group: Any) -> Any:
+    """A shallow copy of an InferenceData group without time stamps and timings."""
+    out = group.drop_vars([v for v in VOLATILE_STATS if v in group.data_vars])
+    out = out.copy(deep=False)
+    out.attrs = {k: v for k, v in group.attrs.items() if k not in VOLATILE_ATTRS}
+    return out
 
 
 def _frequentist_dataset(result: FrequentistResults) -> Any:
     import xarray as xr
 
     terms = [str(t) for t in result.params_.index]
+    fields, matrices = _class_fields(result)
+    cls = type(result)
     meta = {
-        "result_class": "sustain.results.FrequentistResults",
+        "result_class": f"{cls.__module__}.{cls.__qualname__}",
         "info": info_to_dict(result.info),
         "df_resid": result.df_resid,
+        "fields": fields,
+        "matrix_fields": sorted(matrices),
     }
     cov = result.cov.loc[result.params_.index, result.params_.index].to_numpy(dtype=float)
+    variables = {
+        "params": (("term",), result.params_.to_numpy(dtype=float)),
+        "cov": (("term", "term_"), cov),
+    }
+    for name, matrix in matrices.items():
+        variables[_MATRIX_PREFIX + name] = (("term", "term_"), matrix)
     return xr.Dataset(
-        {
-            "params": (("term",), result.params_.to_numpy(dtype=float)),
-            "cov": (("term", "term_"), cov),
-        },
+        variables,
         coords={"term": terms, "term_": terms},
         attrs={KIND_KEY: "frequentist", METADATA_KEY: json.dumps(meta)},
     )
+
+
+def _class_fields(result: FrequentistResults) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The class's own fields: simple values (JSON-ready) and term-by-term matrices."""
+    simple: dict[str, Any] = {}
+    matrices: dict[str, Any] = {}
+    terms = result.params_.index
+    for f in dataclasses.fields(result):
+        if f.name in _BASE_FIELDS or not f.init:
+            continue
+        value = _plain(getattr(result, f.name))
+        if _is_simple(value):
+            simple[f.name] = value
+        elif (
+            isinstance(value, pd.DataFrame)
+            and value.index.equals(terms)
+            and value.columns.equals(terms)
+        ):
+            matrices[f.name] = value.to_numpy(dtype=float)
+    return simple, matrices
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars (also inside tuples) as Python numbers."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return tuple(_plain(v) for v in value) if isinstance(value, tuple) else value
+
+
+def _is_simple(value: Any) -> bool:
+    """Text, numbers, booleans, ``None`` and (nested) tuples of these."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return True
+    return isinstance(value, tuple) and all(_is_simple(v) for v in value)
+
+
+def _as_tuples(value: Any) -> Any:
+    """JSON lists back to the tuples they were."""
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def load_result(path: PathLikeStr) -> Any:
@@ -154,10 +220,20 @@ def load_result(path: PathLikeStr) -> Any:
 
 def _frequentist_from(ds: Any) -> FrequentistResults:
     meta = json.loads(ds.attrs[METADATA_KEY])
+    cls = _result_class(
+        meta.get("result_class", "sustain.results.FrequentistResults"), FrequentistResults
+    )
     terms = [str(t) for t in ds["term"].values]
     params = pd.Series(np.asarray(ds["params"]), index=terms)
     cov = pd.DataFrame(np.asarray(ds["cov"]), index=terms, columns=terms)
-    return FrequentistResults(params, cov, info_from_dict(meta["info"]), meta.get("df_resid"))
+    extra = {k: _as_tuples(v) for k, v in meta.get("fields", {}).items()}
+    for name in meta.get("matrix_fields", ()):
+        values = np.asarray(ds[_MATRIX_PREFIX + name])
+        extra[name] = pd.DataFrame(values, index=terms, columns=terms)
+    result: FrequentistResults = cls(
+        params, cov, info_from_dict(meta["info"]), meta.get("df_resid"), **extra
+    )
+    return result
 
 
 def _bayesian_from(target: Path) -> Any:
@@ -171,7 +247,7 @@ def _bayesian_from(target: Path) -> Any:
     if post is None or METADATA_KEY not in post.attrs:
         raise SpecError(f"{target} has no sustain metadata; it was not written by save_result")
     meta = json.loads(post.attrs[METADATA_KEY])
-    cls = _result_class(meta.get("result_class", ""))
+    cls = _result_class(meta.get("result_class", ""), BayesianResults)
     if hasattr(cls, "from_idata"):
         return cls.from_idata(idata, meta)
     return cls(
@@ -182,7 +258,7 @@ def _bayesian_from(target: Path) -> Any:
     )
 
 
-def _result_class(name: str) -> Any:
+def _result_class(name: str, base: type) -> Any:
     module, _, cls_name = name.rpartition(".")
     if not module.startswith("sustain.") and module != "sustain":
         raise SpecError(f"refusing to load result class {name!r}: not part of sustain")
@@ -190,8 +266,8 @@ def _result_class(name: str) -> Any:
         cls = getattr(importlib.import_module(module), cls_name)
     except (ImportError, AttributeError) as exc:
         raise SpecError(f"result class {name!r} is not available: {exc}") from exc
-    if not (isinstance(cls, type) and issubclass(cls, BayesianResults)):
-        raise SpecError(f"{name!r} is not a Bayesian result class")
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise SpecError(f"{name!r} is not a {base.__name__} class")
     return cls
 
 

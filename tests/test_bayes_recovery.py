@@ -1,8 +1,8 @@
-"""Recovery: fit_bayes on sustain.simulate data puts the true parameters in its 90% intervals.
+"""Recovery: fit_bayes on sustain.simulate data puts the true parameters in its intervals.
 
 Two models of the simulation's data-generating process (docs/simulation.md): the quality model
 with agencies nested in districts (the collapsed Gaussian path) and the discrete-time cloglog
-exit hazard with district intercepts (the full non-centred bernoulli path).
+exit hazard with district intercepts (the full bernoulli path).
 """
 
 from __future__ import annotations
@@ -12,13 +12,17 @@ import pytest
 
 import sustain
 
-# The contract: truth inside the central 90% posterior interval. Each of the 13 checks below
-# misses with probability 0.1 by design, so all pass for only about a quarter of simulation
-# seeds: seed 33 is one of them (31 puts hhi of the quality model outside -- as it does for
-# the frequentist FE and REML estimates -- and 32 and 34 put gov_share of the hazard outside).
-# The seed-independent checks are the agreement with frequentist fits below and the
-# simulation-based calibration in benchmarks/sbc.py.
-ALPHA = 0.10
+# The contract: the effects the study is about -- hhi and gov_share in the quality model and in
+# the hazard -- lie inside their central 90% posterior intervals (NAMED_LEVEL), every other
+# parameter checked (the intercepts, the other slopes, the group sds: 10 of them) inside its
+# 99% interval (OTHER_LEVEL). If the intervals are calibrated and the checks independent, all
+# pass for 0.9^4 x 0.99^10 = 59% of simulation seeds. The seed is fixed at 33, the seed of the
+# earlier version of this file (chosen then because its 13 checks at 90% passed; not re-chosen
+# for this structure). The seed-independent checks are the agreement with frequentist fits
+# below and the simulation-based calibration in benchmarks/sbc.py.
+NAMED_LEVEL = 0.10
+OTHER_LEVEL = 0.01
+NAMED_TERMS = ("hhi", "gov_share")
 # With flat-ish priors and 12,000 agency-years the posterior mean of a hazard coefficient is
 # the maximum-likelihood estimate up to Monte Carlo error (~0.05 sd) and the difference between
 # district intercepts as fixed (GLM) or random (here) effects (~0.1 sd).
@@ -59,7 +63,8 @@ def hazard_fit(simulation, panel):
 
 
 def _inside(fit, name, value):
-    lower, upper = fit.conf_int(ALPHA).loc[name]
+    alpha = NAMED_LEVEL if name in NAMED_TERMS else OTHER_LEVEL
+    lower, upper = fit.conf_int(alpha).loc[name]
     return lower <= value <= upper
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -133,3 +134,120 @@ def test_load_refuses_what_sustain_did_not_write(tmp_path):
         load_result(tmp_path / "evil.nc")
     with pytest.raises(SpecError, match="sustain result"):
         save_result({"params": 1}, tmp_path / "dict.nc")
+
+
+# ----------------------------------------------------------------------------- model classes
+
+
+def cox_subjects(seed: int = 3, n: int = 200) -> pd.DataFrame:
+    """One row per subject: an exponential duration depending on x1, x2, and censoring."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.integers(0, 2, n)
+    duration = rng.exponential(3 * np.exp(-(0.5 * x1 - 0.7 * x2)))
+    censor = rng.exponential(8, n)
+    return pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "start": 0.0,
+            "stop": np.minimum(duration, censor),
+            "event": (duration <= censor).astype(int),
+            "x1": x1,
+            "x2": x2,
+        }
+    )
+
+
+# Fields of each class that must come back (besides params_, cov, info, df_resid).
+MODEL_FIELDS = {
+    "fe": ("backend",),
+    "hazard": ("duration_terms", "duration_bands"),
+    "cox": ("naive_cov", "ties", "strata"),
+}
+
+
+@pytest.fixture(scope="module")
+def frequentist_fits(example_panel):
+    return {
+        "fe": sustain.fit_fe(example_panel, "quality ~ hhi + gov_share", cluster="agency_id"),
+        "hazard": sustain.fit_hazard(example_panel, "exit ~ hhi + gov_share + log_revenue"),
+        "cox": sustain.fit_cox(cox_subjects(), "x1 + x2", cluster="id"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["fe", "hazard", "cox"])
+def test_model_classes_and_their_fields_survive_a_round_trip(frequentist_fits, kind, tmp_path):
+    result = frequentist_fits[kind]
+    loaded = load_result(save_result(result, tmp_path / f"{kind}.nc"))
+    assert type(loaded) is type(result) and type(result) is not FrequentistResults
+    kept = []
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        if isinstance(value, pd.Series | pd.DataFrame):
+            assert value.equals(getattr(loaded, f.name)), f.name
+        elif isinstance(value, str | int | float | tuple | ModelInfo) or value is None:
+            assert getattr(loaded, f.name) == value, f.name
+        else:  # the fitting library's object and the data are not saved
+            assert f.name in ("raw", "spec"), f.name
+            continue
+        kept.append(f.name)
+    assert set(MODEL_FIELDS[kind]) <= set(kept)
+    for fmt in ("markdown", "latex"):
+        assert sustain.regression_table([loaded], format=fmt) == sustain.regression_table(
+            [result], format=fmt
+        )
+
+
+def test_hazard_duration_terms_stay_hidden_after_loading(frequentist_fits, tmp_path):
+    hazard = frequentist_fits["hazard"]
+    assert len(hazard.duration_terms) > 5  # one dummy per age band
+    loaded = load_result(save_result(hazard, tmp_path / "hazard.nc"))
+    assert loaded.duration_terms == hazard.duration_terms
+    table = sustain.regression_table([loaded], format="markdown")
+    shown = sustain.regression_table([loaded], format="markdown", show_duration=True)
+    assert "Funding concentration (HHI)" in table and "Agency age (years)" in shown
+    assert "Agency age (years)" not in table
+
+
+def test_cox_naive_covariance_is_kept(frequentist_fits, tmp_path):
+    cox = frequentist_fits["cox"]
+    loaded = load_result(save_result(cox, tmp_path / "cox.nc"))
+    assert cox.naive_cov is not None
+    pd.testing.assert_frame_equal(loaded.naive_cov, cox.naive_cov)
+    assert str(loaded.summary()) == str(cox.summary())
+
+
+# ----------------------------------------------------------------------------- same bytes
+
+
+@pytest.mark.bayes
+def test_the_same_fit_saved_twice_gives_identical_bytes(fitted, tmp_path):
+    first, second = tmp_path / "first.nc", tmp_path / "second.nc"
+    fitted.save(first)
+    fitted.save(second)
+    assert first.read_bytes() == second.read_bytes()
+    # the result in memory keeps ArviZ's stamps; the file does not
+    loaded = load_result(first)
+    assert "created_at" not in loaded.idata.posterior.attrs
+
+
+@pytest.mark.bayes
+def test_refitting_with_the_same_seed_gives_identical_bytes(fitted, data, tmp_path):
+    again = sustain.fit_bayes(
+        data,
+        "y ~ x + (1 | a/b)",
+        priors={"x": "normal(0, 2)"},
+        draws=500,
+        tune=300,
+        chains=2,
+        random_seed=11,
+    )
+    fitted.save(tmp_path / "first.nc")
+    again.save(tmp_path / "second.nc")
+    assert (tmp_path / "first.nc").read_bytes() == (tmp_path / "second.nc").read_bytes()
+
+
+def test_frequentist_files_are_identical_too(frequentist_fits, tmp_path):
+    for kind, result in frequentist_fits.items():
+        a = save_result(result, tmp_path / f"{kind}_a.nc")
+        b = save_result(result, tmp_path / f"{kind}_b.nc")
+        assert a.read_bytes() == b.read_bytes(), kind

@@ -24,6 +24,7 @@ from sustain._typing import BoolArray, FloatArray
 from sustain.errors import SpecError
 from sustain.models.bayes.families import FamilySpec
 from sustain.models.bayes.model import CENTRED_INTERCEPT
+from sustain.models.bayes.parameterization import centred_intercepts, check_form
 from sustain.models.bayes.priors import (
     CLASS_SUPPORT,
     Prior,
@@ -122,45 +123,15 @@ def apply_overrides(defaults: PriorSet, overrides: Mapping[str, str | Prior] | N
 # --------------------------------------------------------------------------- parameterisation
 
 
-def information_ratio(
-    y: FloatArray, X: FloatArray, agency: np.ndarray, n_agencies: int
-) -> FloatArray:
-    """``n_i * tau^2 / sigma^2`` of every agency, from one-way ANOVA moment estimates.
-
-    ``tau^2`` and ``sigma^2`` are the between- and within-agency variances of the residuals
-    of quality on its population-level design (Swamy-Arora style moments); the ratio says how
-    strongly an agency's own scores pin down its effect (0 for agencies without scores).
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> agency = np.repeat(np.arange(50), 8)
-    >>> y = np.repeat(rng.normal(0, 2, 50), 8) + rng.normal(0, 1, 400)
-    >>> r = information_ratio(y, np.ones((400, 1)), agency, 51)
-    >>> bool(20 < np.median(r[:50]) < 60), float(r[50])
-    (True, 0.0)
-    """
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    resid = y - X @ beta
-    counts = np.bincount(agency, minlength=n_agencies).astype(float)
-    seen = counts > 0
-    means = np.bincount(agency, weights=resid, minlength=n_agencies) / np.maximum(counts, 1)
-    within = resid - means[agency]
-    sigma2 = float(within @ within) / max(len(y) - int(seen.sum()), 1)
-    n_bar = float(counts[seen].mean())
-    spread = float(np.var(means[seen], ddof=1)) if seen.sum() > 1 else 0.0
-    tau2 = max(spread - sigma2 / n_bar, 0.0)
-    return counts * tau2 / max(sigma2, 1e-12)
-
-
 def centred_levels(terms: JointTerms, parameterization: str) -> dict[str, BoolArray]:
     """Which random intercepts of the quality part are sampled centred, by grouping factor.
 
     Keys are the agency identifier and every quality group term's factor; values mark the
     levels sampled in the centred form (the rest are non-centred, ``sd * z``). ``"auto"``
-    centres a level when its own scores dominate the prior on its effect
-    (:func:`information_ratio` >= 1) -- then the centred form has no funnel -- and leaves
-    levels with few or no scores non-centred. Hazard group terms are always non-centred.
+    centres a level when its own scores dominate the prior on its effect -- then the centred
+    form has no funnel -- and leaves levels with few or no scores non-centred, by the rule
+    fit_bayes uses (:func:`sustain.models.bayes.parameterization.centred_intercepts`).
+    Hazard group terms are always non-centred.
 
     Examples
     --------
@@ -173,19 +144,13 @@ def centred_levels(terms: JointTerms, parameterization: str) -> dict[str, BoolAr
     >>> bool(centred_levels(t, "auto")["district"].all())
     True
     """
-    if parameterization not in ("auto", "centred", "non_centred"):
-        raise SpecError(
-            f"parameterization={parameterization!r} is not one of 'auto', 'centred', 'non_centred'"
-        )
+    form = check_form(parameterization)
     q = terms.quality
     factors = [(terms.group, terms.quality_agency, terms.n_agencies)]
     factors += [(g.name, g.index, g.n_levels) for g in q.groups]
     out: dict[str, BoolArray] = {}
     for name, index, n_levels in factors:
-        if parameterization == "auto":
-            out[name] = information_ratio(q.y, q.X, index, n_levels) >= 1.0
-        else:
-            out[name] = np.full(n_levels, parameterization == "centred", dtype=bool)
+        out[name] = centred_intercepts(q.y, q.X, index, n_levels, form)
     return out
 
 

@@ -7,7 +7,6 @@ files) and returns the paths it wrote, so the run can list them in the manifest.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -70,9 +69,11 @@ def save_model(results: ResultsDir, name: str, result: Any) -> list[Path]:
     """Save a fitted result as ``models/<name>.nc`` and its printed summary as ``<name>.txt``.
 
     The NetCDF file is written by :func:`sustain.persistence.save_result` (Bayesian results
-    with every InferenceData group, frequentist ones with estimates, covariance and model
-    information; no pickle), so :func:`sustain.load_result` rebuilds the result and tables can
-    be made again without refitting.
+    with every InferenceData group, frequentist ones with estimates, covariance, model
+    information and the fields of their class; no pickle), so :func:`sustain.load_result`
+    rebuilds the result and tables can be made again without refitting. It carries no time
+    stamps, so two runs of the same spec write identical files; the run's time is recorded
+    once, in the manifest's ``created`` field.
 
     Examples
     --------
@@ -87,38 +88,9 @@ def save_model(results: ResultsDir, name: str, result: Any) -> list[Path]:
     from sustain.persistence import save_result
 
     target = results.path("models", f"{name}.nc")
-    save_result(without_timestamps(result) if is_bayesian(result) else result, target)
+    save_result(result, target)
     summary = results.write_text("models", f"{name}.txt", f"{result.summary()}\n")
     return [target, summary]
-
-
-def without_timestamps(result: Any) -> Any:
-    """A copy of a Bayesian result whose InferenceData groups carry no ``created_at`` stamp.
-
-    ArviZ stamps each group with the time it was created; saved fits of two runs of the same
-    spec would then differ although every draw is the same. The run's time is recorded once,
-    in the manifest's ``created`` field. The result passed in is not changed.
-
-    Examples
-    --------
-    >>> import arviz as az, numpy as np
-    >>> from sustain.results import BayesianResults, ModelInfo
-    >>> idata = az.from_dict(posterior={"x": np.zeros((1, 5))})
-    >>> info = ModelInfo(model="B", estimator="bayes", depvar="y", formula="y ~ 1", nobs=5)
-    >>> r = BayesianResults(idata, ("x",), info)
-    >>> "created_at" in without_timestamps(r).idata.posterior.attrs, "created_at" in idata.posterior.attrs
-    (False, True)
-    """
-    import arviz as az
-
-    groups = {}
-    for group in result.idata.groups():
-        data = result.idata[group]
-        if "created_at" in data.attrs:
-            data = data.copy(deep=False)
-            data.attrs = {k: v for k, v in data.attrs.items() if k != "created_at"}
-        groups[group] = data
-    return dataclasses.replace(result, idata=az.InferenceData(**groups))
 
 
 def save_diagnostics(

@@ -161,6 +161,7 @@ def to_nutpie(compiled: CompiledModel, data: Mapping[str, Any]) -> Any:
 
     def make_logp_fn() -> Callable[..., tuple[float, np.ndarray]]:
         fn = compiled.logp.copy()
+        fn.trust_input = True  # inputs are built above with the compiled dtypes and shapes
 
         def logp(x: np.ndarray, **shared: Any) -> tuple[float, np.ndarray]:
             value, grad = fn(x, *inputs(shared))
@@ -170,6 +171,7 @@ def to_nutpie(compiled: CompiledModel, data: Mapping[str, Any]) -> Any:
 
     def make_expand_fn(seed1: int, seed2: int, chain: int) -> Callable[..., dict[str, np.ndarray]]:
         fn = compiled.expand.copy()
+        fn.trust_input = True
 
         def expand(x: np.ndarray, **shared: Any) -> dict[str, np.ndarray]:
             outs = fn(x, *inputs(shared))
@@ -187,8 +189,10 @@ def to_nutpie(compiled: CompiledModel, data: Mapping[str, Any]) -> Any:
         [np.dtype("float64")] * len(compiled.names),
         list(compiled.shapes),
         list(compiled.names),
-        coords=compiled.coords,
-        dims=compiled.dims,
+        # copies: nutpie adds generated dimension names to ``dims`` in place, which would
+        # break the next fit that reuses this compiled model from the cache
+        coords={k: list(v) for k, v in compiled.coords.items()},
+        dims={k: tuple(v) for k, v in compiled.dims.items()},
         shared_data=values,
         make_initial_point_fn=compiled.initial_point,
     )

@@ -12,6 +12,11 @@ import pandas as pd
 
 from sustain.errors import SpecError
 from sustain.models.bayes import collapsed as coll
+from sustain.models.bayes.collapsed_model import (
+    MIXING_PREFIX,
+    build_collapsed_model,
+    fixed_scale_draws,
+)
 from sustain.models.bayes.families import FamilySpec, family_spec
 from sustain.models.bayes.model import (
     CENTRED_INTERCEPT,
@@ -20,6 +25,7 @@ from sustain.models.bayes.model import (
     reported_terms,
     stored_names,
 )
+from sustain.models.bayes.parameterization import centred_levels, describe, resolve_forms
 from sustain.models.bayes.predictive import pointwise, prior_draws, prior_predictive
 from sustain.models.bayes.priors import Prior, PriorSet, resolve_priors
 from sustain.models.bayes.results import METADATA_KEY, BayesResults
@@ -64,6 +70,7 @@ def fit_bayes(
     sampler: str = "auto",
     trials: str | int | None = None,
     collapse: bool | str = "auto",
+    parameterization: str | Mapping[str, str] = "auto",
     target_accept: float | None = None,
     cores: int | None = None,
     prior_predictive: bool = True,
@@ -98,9 +105,19 @@ def fit_bayes(
     trials : str or int, optional
         Binomial number of trials: a column name or one number for all rows.
     collapse : {"auto", True, False}
-        Integrate Gaussian nested random intercepts out analytically (exact; see
-        ``docs/models/bayes.md``). ``"auto"`` does so whenever the model allows it; ``True``
-        raises when it does not; ``False`` always samples the full non-centred model.
+        Integrate the group effects of a Gaussian model out analytically and draw them exactly
+        afterwards (see ``docs/models/bayes.md``): possible when one group term is a random
+        intercept alone, e.g. ``(1 | agency_id)``, and the other group effects have at most
+        300 columns (levels x varying coefficients). ``"auto"`` does so whenever the model
+        allows it; ``True`` raises when it does not; ``False`` always samples the full model.
+    parameterization : {"auto", "centred", "non_centred"} or mapping
+        Form of the group effects in the full model (families other than gaussian, or
+        ``collapse=False``): one form for every grouping factor, or ``{factor: form}`` (others
+        ``"auto"``). ``"auto"`` centres the levels whose own data pin their effect down
+        (information ratio >= 1 at a lower 95% bound of the between-level variance and, for
+        discrete responses, at least 5 events; see
+        :mod:`sustain.models.bayes.parameterization`) and leaves the rest non-centred.
+        ``"noncentred"`` is accepted for ``"non_centred"``.
     target_accept : float, optional
         NUTS target acceptance rate (raise towards 0.95 if there are divergences).
     cores : int, optional
@@ -146,18 +163,21 @@ def fit_bayes(
     check_unique_factors(terms.groups)
     fam.check_response(terms.y, terms.trials, terms.response)
     prior_set = resolve_priors(terms, fam.name, fam.link, priors)
-    order = _collapse_order(terms, fam, collapse)
-    if order is not None:
-        idata = _sample_collapsed(terms, prior_set, fam, order, settings, seed)
+    resolve_forms(terms, parameterization)  # refuse bad values whichever path runs
+    plan = _collapse_plan(terms, fam, collapse)
+    if plan is not None:
+        idata = _sample_collapsed(terms, prior_set, fam, plan, settings, seed)
+        note = "Group effects integrated out analytically, then drawn exactly."
     else:
-        model = build_full_model(terms, prior_set, fam)
-        idata = sample_posterior(
-            model, settings, stored_names(model), _full_key(terms, prior_set, fam)
-        )
+        centred = centred_levels(terms, fam, parameterization)
+        model = build_full_model(terms, prior_set, fam, centred)
+        key = (*_full_key(terms, prior_set, fam), tuple(c.tobytes() for c in centred))
+        idata = sample_posterior(model, settings, stored_names(model), key)
+        note = describe(terms.groups, centred) if terms.groups else ""
     _add_groups(
         idata, terms, prior_set, fam, seed, prior_predictive, posterior_predictive, log_likelihood
     )
-    return _result(idata, terms, prior_set, fam, settings, seed, order is not None, trials)
+    return _result(idata, terms, prior_set, fam, settings, seed, plan is not None, trials, note)
 
 
 def _seed(random_seed: int | None) -> int:
@@ -170,18 +190,21 @@ def _seed(random_seed: int | None) -> int:
     return int(random_seed)
 
 
-def _collapse_order(terms: ModelTerms, fam: FamilySpec, collapse: bool | str) -> Any:
-    if collapse not in ("auto", True, False):
+def _collapse_plan(
+    terms: ModelTerms, fam: FamilySpec, collapse: bool | str
+) -> coll.CollapsePlan | None:
+    if not (collapse is True or collapse is False or collapse == "auto"):
         raise SpecError(f"collapse must be 'auto', True or False, not {collapse!r}")
     if collapse is False:
         return None
-    order = coll.nested_order(terms, fam)
-    if order is None and collapse is True:
+    obstacle = coll.collapse_obstacle(terms, fam)
+    if obstacle is not None and collapse is True:
         raise SpecError(
-            "collapse=True needs a gaussian model whose group terms are all random intercepts "
-            "of nested factors, e.g. (1 | district/agency_id)"
+            f"collapse=True needs a gaussian model with a random intercept alone, e.g. "
+            f"(1 | agency_id), and at most {coll.MAX_COLUMNS} columns of other group effects: "
+            f"{obstacle}"
         )
-    return order
+    return coll.collapse_plan(terms, fam)
 
 
 def _full_key(terms: ModelTerms, priors: PriorSet, fam: FamilySpec) -> tuple[Any, ...]:
@@ -192,33 +215,45 @@ def _sample_collapsed(
     terms: ModelTerms,
     priors: PriorSet,
     fam: FamilySpec,
-    order: tuple[Any, ...],
+    plan: coll.CollapsePlan,
     settings: SamplerSettings,
     seed: int,
 ) -> Any:
-    stats = coll.nested_stats(terms, order)
-    model = coll.build_collapsed_model(terms, priors, fam, stats)
+    stats = coll.collapsed_stats(terms, plan, priors)
+    model = build_collapsed_model(terms, priors, fam, stats)
     shapes = tuple(np.shape(v) for v in coll.data_values(stats).values())
-    key = ("collapsed", fam.name, priors.to_json(), terms.x_names, stats.n_obs, shapes)
+    layout = (plan.big.name, tuple((g.name, g.coefs, g.correlated) for g in plan.others))
+    key = ("collapsed", fam.name, priors.to_json(), terms.x_names, stats.n_obs, shapes, layout)
     idata = sample_posterior(model, settings, stored_names(model), key)
     post = idata.posterior
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+    n = n_chain * n_draw
 
     def flat(name: str) -> np.ndarray:
-        return np.asarray(post[name]).reshape(n_chain * n_draw)
+        values = np.asarray(post[name])
+        return values.reshape(n, *values.shape[2:])
 
-    alpha = flat(CENTRED_INTERCEPT) if terms.has_intercept else np.zeros(n_chain * n_draw)
-    beta = np.column_stack([flat(n) for n in terms.slope_names]).reshape(-1, len(terms.slope_names))
-    taus = [flat(f.sd_name("1")) for f in order]
+    mixing = {v: flat(v) for v in list(post.data_vars) if v.startswith(MIXING_PREFIX)}
+    scales = fixed_scale_draws(plan.fixed, priors, mixing, n)
+    for g in plan.others:
+        sds = np.column_stack([flat(g.sd_name(c)) for c in g.coefs])
+        cpc = flat(f"cpc({g.name})") if g.k > 1 and g.correlated else None
+        scales.append(coll.scale_factors(sds, cpc))
     rng = np.random.default_rng(Seeds.from_seed(seed).effects)
-    effects = coll.draw_group_effects(stats, alpha, beta, flat("sigma"), taus, rng)
-    for factor, values in zip(order, effects, strict=True):
-        name = factor.effect_name("1")
-        post[name] = (
-            ("chain", "draw", factor.name),
-            values.reshape(n_chain, n_draw, factor.n_levels),
-        )
-        post.coords[factor.name] = list(factor.levels)
+    beta, u = coll.draw_coefficients(stats, flat("sigma"), flat(plan.big.sd_name("1")), scales, rng)
+    draws = coll.effects_by_name(plan, beta, u)
+    if terms.has_intercept:
+        slopes = [draws[name] for name in terms.slope_names]
+        shift = np.column_stack(slopes) @ stats.x_center if slopes else 0.0
+        draws[INTERCEPT] = draws[CENTRED_INTERCEPT] - shift
+    for name in (*plan.fixed, *([INTERCEPT] if terms.has_intercept else [])):
+        post[name] = (("chain", "draw"), draws[name].reshape(n_chain, n_draw))
+    for g in terms.groups:
+        for coef in g.coefs:
+            values = draws[g.effect_name(coef)].reshape(n_chain, n_draw, g.n_levels)
+            post[g.effect_name(coef)] = (("chain", "draw", g.name), values)
+        post.coords[g.name] = list(g.levels)
+    idata.posterior = post.drop_vars(list(mixing))
     return idata
 
 
@@ -291,6 +326,7 @@ def _result(
     seed: int,
     collapsed: bool,
     trials: str | int | None,
+    note: str = "",
 ) -> BayesResults:
     names = reported_terms(terms, fam)
     stats = _diagnostics(idata, names)
@@ -299,8 +335,8 @@ def _result(
         f"Sampler: {settings.sampler}, {settings.chains} chains x {settings.draws} draws "
         f"after {settings.tune} warm-up, seed {seed}."
     ]
-    if collapsed:
-        notes.append("Group intercepts integrated out analytically, then drawn exactly.")
+    if note:
+        notes.append(note)
     if stats["divergences"] > 0:
         notes.append(f"{int(stats['divergences'])} divergent transitions: raise target_accept.")
     label = (

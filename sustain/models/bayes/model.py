@@ -1,4 +1,4 @@
-"""The full (non-centred) PyMC model of a hierarchical formula, for every family.
+"""The full PyMC model of a hierarchical formula, for every family.
 
 The linear predictor is
 
@@ -8,25 +8,30 @@ The linear predictor is
 
 with the population-level slopes centred at their means (the sampled intercept
 ``Intercept_centred`` is the linear predictor at the mean of the predictors, as in brms; the
-reported ``Intercept`` is ``Intercept_centred - xbar' beta``). Group effects are non-centred:
-``r(1|g) = sd(1|g) * z(1|g)`` with ``z ~ N(0, 1)``; correlated varying coefficients use
-``r_g = (z_g L') * sd_g`` with ``L`` the Cholesky factor of an LKJ-distributed correlation
-matrix ``cor(g)``, built from its canonical partial correlations ``cpc(g)`` (as Stan does), so
-no matrix decomposition enters the gradient.
+reported ``Intercept`` is ``Intercept_centred - xbar' beta``). Group effects are non-centred
+by default: ``r(1|g) = sd(1|g) * z(1|g)`` with ``z ~ N(0, 1)``; correlated varying
+coefficients use ``r_g = (z_g L') * sd_g`` with ``L`` the Cholesky factor of an LKJ-distributed
+correlation matrix ``cor(g)``, built from its canonical partial correlations ``cpc(g)`` (as Stan
+does), so no matrix decomposition enters the gradient. Levels whose own data pin their effect
+down are better sampled centred (``r ~ N(0, sd)``, or ``MvNormal(0, D L L' D)``); which levels
+are centred is chosen in :mod:`sustain.models.bayes.parameterization`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from sustain._typing import BoolArray
 from sustain.models.bayes.families import FamilySpec
 from sustain.models.bayes.priors import PriorSet
 from sustain.models.bayes.terms import INTERCEPT, GroupFactor, ModelTerms
 
 CENTRED_INTERCEPT = "Intercept_centred"
+#: Name prefix of the raw centred pieces of partly centred group effects (not stored).
+CENTRED_PREFIX = "centred("
 
 
 def coords_of(terms: ModelTerms) -> dict[str, list[str]]:
@@ -76,18 +81,20 @@ def population_part(terms: ModelTerms, priors: PriorSet) -> Any:
     return alpha_c + pt.dot(slopes - xbar, beta)
 
 
-def group_part(g: GroupFactor, priors: PriorSet) -> Any:
-    """Non-centred group effects of one factor; returns their contribution to ``eta``."""
-    import pymc as pm
+def group_part(g: GroupFactor, priors: PriorSet, centred: BoolArray | None = None) -> Any:
+    """Group effects of one factor; returns their contribution to ``eta``.
 
-    sds = [priors[g.sd_name(c)].to_pymc(g.sd_name(c)) for c in g.coefs]
-    if g.k > 1 and g.correlated:
-        effects = _correlated_effects(g, priors, sds)
+    ``centred`` marks the levels whose effects are sampled in the centred form
+    (``r ~ Normal(0, sd)``, or ``MvNormal(0, D L L' D)`` for correlated coefficients); the
+    others, and all levels when ``centred`` is ``None``, are non-centred (``r = sd * z``).
+    See :mod:`sustain.models.bayes.parameterization` for how ``"auto"`` chooses.
+    """
+    sds, chol = factor_scales(g, priors)
+    mask = np.zeros(g.n_levels, dtype=bool) if centred is None else np.asarray(centred, bool)
+    if chol is not None:
+        effects = _correlated_effects(g, sds, chol, mask)
     else:
-        effects = []
-        for coef, sd in zip(g.coefs, sds, strict=True):
-            z = pm.Normal(f"z({coef}|{g.name})", 0.0, 1.0, dims=g.name)
-            effects.append(pm.Deterministic(g.effect_name(coef), z * sd, dims=g.name))
+        effects = [_mixed_effects(g, coef, sd, mask) for coef, sd in zip(g.coefs, sds, strict=True)]
     total: Any = 0.0
     for j, (coef, r) in enumerate(zip(g.coefs, effects, strict=True)):
         per_row = r[g.index]
@@ -95,20 +102,74 @@ def group_part(g: GroupFactor, priors: PriorSet) -> Any:
     return total
 
 
-def _correlated_effects(g: GroupFactor, priors: PriorSet, sds: list[Any]) -> list[Any]:
+def factor_scales(g: GroupFactor, priors: PriorSet) -> tuple[list[Any], Any]:
+    """Create the sds (and for correlated coefficients the LKJ correlation) of one factor.
+
+    Returns the list of ``sd(coef|g)`` variables and the Cholesky factor ``L`` of the
+    correlation matrix (``None`` for a single or uncorrelated coefficients); the covariance
+    of a level's effects is ``D L L' D`` with ``D = diag(sd)``. Adds ``cpc(g)`` and the
+    deterministic correlations ``cor(a,b|g)`` to the current model.
+    """
     import pymc as pm
     import pytensor.tensor as pt
 
+    sds = [priors[g.sd_name(c)].to_pymc(g.sd_name(c)) for c in g.coefs]
+    if not (g.k > 1 and g.correlated):
+        return sds, None
     pairs, betas = cpc_pairs(g.k, priors[g.lkj_name].kwargs["eta"])
     raw = pm.Beta(f"cpc({g.name})", alpha=betas, beta=betas, shape=len(pairs))
     cpc = {pair: 2.0 * raw[m] - 1.0 for m, pair in enumerate(pairs)}
     chol = pt.stack([pt.stack(row) for row in cholesky_rows(cpc, g.k, pt.sqrt, 0.0)])
     corr = pt.dot(chol, chol.T)
-    z = pm.Normal(f"z({g.name})", 0.0, 1.0, dims=(g.name, coef_dim(g)))
-    u = pt.dot(z, chol.T) * pt.stack(sds)
     for i in range(g.k):
         for j in range(i + 1, g.k):
             pm.Deterministic(g.cor_name(g.coefs[i], g.coefs[j]), corr[i, j])
+    return sds, chol
+
+
+def _mixed_effects(g: GroupFactor, coef: str, sd: Any, centred: BoolArray) -> Any:
+    """``r(coef|g)``: centred levels ``N(0, sd)``, the others ``sd * z`` with ``z ~ N(0, 1)``."""
+    import pymc as pm
+
+    name = g.effect_name(coef)
+    if centred.all():
+        return pm.Normal(name, 0.0, sd, dims=g.name)
+    if not centred.any():
+        z = pm.Normal(f"z({coef}|{g.name})", 0.0, 1.0, dims=g.name)
+        return pm.Deterministic(name, z * sd, dims=g.name)
+    n_c = int(centred.sum())
+    pieces = [
+        pm.Normal(f"{CENTRED_PREFIX}{coef}|{g.name})", 0.0, sd, shape=n_c),
+        sd * pm.Normal(f"z({coef}|{g.name})", 0.0, 1.0, shape=g.n_levels - n_c),
+    ]
+    return pm.Deterministic(name, _interleave(pieces, centred), dims=g.name)
+
+
+def _interleave(pieces: list[Any], centred: BoolArray) -> Any:
+    """Put the centred rows (first piece) and non-centred rows (second) back in level order."""
+    import pytensor.tensor as pt
+
+    order = np.concatenate([np.flatnonzero(centred), np.flatnonzero(~centred)])
+    return pt.concatenate(pieces, axis=0)[np.argsort(order, kind="stable")]
+
+
+def _correlated_effects(g: GroupFactor, sds: list[Any], chol: Any, centred: BoolArray) -> list[Any]:
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    scale = pt.stack(sds)[:, None] * chol  # D L: lower-triangular Cholesky factor of the cov
+    n_c = int(centred.sum())
+    pieces = []
+    if n_c:
+        mu = np.zeros(g.k)
+        pieces.append(pm.MvNormal(f"{CENTRED_PREFIX}{g.name})", mu, chol=scale, shape=(n_c, g.k)))
+    if n_c < g.n_levels:
+        if n_c:
+            z = pm.Normal(f"z({g.name})", 0.0, 1.0, shape=(g.n_levels - n_c, g.k))
+        else:
+            z = pm.Normal(f"z({g.name})", 0.0, 1.0, dims=(g.name, coef_dim(g)))
+        pieces.append(pt.dot(z, scale.T))
+    u = _interleave(pieces, centred) if len(pieces) > 1 else pieces[0]
     return [pm.Deterministic(g.effect_name(c), u[:, j], dims=g.name) for j, c in enumerate(g.coefs)]
 
 
@@ -166,8 +227,16 @@ def scale_params(family: FamilySpec, priors: PriorSet) -> dict[str, Any]:
     return {name: priors[name].to_pymc(name) for name in family.scale_params}
 
 
-def build_full_model(terms: ModelTerms, priors: PriorSet, family: FamilySpec) -> Any:
-    """The full non-centred PyMC model of ``terms`` (any family, any group structure).
+def build_full_model(
+    terms: ModelTerms,
+    priors: PriorSet,
+    family: FamilySpec,
+    centred: Sequence[BoolArray | None] | None = None,
+) -> Any:
+    """The full PyMC model of ``terms`` (any family, any group structure).
+
+    ``centred`` holds, for each entry of ``terms.groups``, the levels sampled centred
+    (``None``: every group effect non-centred).
 
     Examples
     --------
@@ -186,17 +255,18 @@ def build_full_model(terms: ModelTerms, priors: PriorSet, family: FamilySpec) ->
 
     with pm.Model(coords=coords_of(terms)) as model:
         eta = population_part(terms, priors)
-        for g in terms.groups:
-            eta = eta + group_part(g, priors)
+        forms = centred if centred is not None else [None] * len(terms.groups)
+        for g, mask in zip(terms.groups, forms, strict=True):
+            eta = eta + group_part(g, priors, mask)
         params = scale_params(family, priors)
         family.likelihood(terms.response, eta, terms.y, params, terms.trials)
     return model
 
 
 def stored_names(model: Any) -> list[str]:
-    """Variables worth keeping in the posterior: all but the raw standard-normal ``z``'s."""
+    """Variables worth keeping in the posterior: all but the raw pieces of group effects."""
     names = [v.name for v in model.free_RVs] + [d.name for d in model.deterministics]
-    return [n for n in names if not n.startswith("z(")]
+    return [n for n in names if not n.startswith(("z(", CENTRED_PREFIX))]
 
 
 def reported_terms(terms: ModelTerms, family: FamilySpec) -> tuple[str, ...]:
