@@ -21,7 +21,7 @@ import pandas as pd
 
 from sustain.errors import SpecError
 from sustain.models.bayes.families import FamilySpec, family_spec
-from sustain.models.bayes.fit import Seeds, package_versions
+from sustain.models.bayes.fit import Seeds, headline_diagnostics, package_versions
 from sustain.models.bayes.priors import Prior, PriorSet
 from sustain.models.bayes.sampling import SamplerSettings, resolve_sampler, sample_posterior
 from sustain.models.bayes.terms import data_hash as terms_hash
@@ -236,19 +236,6 @@ def _add_groups(idata: Any, terms: JointTerms, family: FamilySpec, log_lik: bool
     )
 
 
-def _diagnostics(idata: Any, names: tuple[str, ...]) -> dict[str, float]:
-    import arviz as az
-
-    post = idata.posterior[list(names)]
-    rhat = az.rhat(post)
-    ess = az.ess(post, method="bulk")
-    return {
-        "rhat_max": float(max(float(rhat[n]) for n in names)),
-        "ess_bulk_min": float(min(float(ess[n]) for n in names)),
-        "divergences": float(int(idata.sample_stats["diverging"].sum())),
-    }
-
-
 @dataclass(frozen=True)
 class _Options:
     """Options of a fit that the result records."""
@@ -269,7 +256,7 @@ def _result(
     centred: np.ndarray,
 ) -> JointResults:
     names = reported_terms(terms)
-    stats = _diagnostics(idata, names)
+    stats = headline_diagnostics(idata, names)
     stats.update(
         n_quality=float(terms.quality.nobs),
         n_hazard=float(terms.hazard.nobs),

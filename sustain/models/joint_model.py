@@ -21,7 +21,6 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 
 from sustain._typing import BoolArray, FloatArray
-from sustain.errors import SpecError
 from sustain.models.bayes.families import FamilySpec
 from sustain.models.bayes.model import CENTRED_INTERCEPT
 from sustain.models.bayes.parameterization import centred_intercepts, check_form
@@ -31,8 +30,8 @@ from sustain.models.bayes.priors import (
     PriorEntry,
     PriorSet,
     default_priors,
-    parse_prior,
 )
+from sustain.models.bayes.priors import apply_overrides as apply_prior_overrides
 from sustain.models.bayes.terms import INTERCEPT, ModelTerms
 from sustain.models.joint_terms import HAZARD_PREFIX, JointTerms
 
@@ -91,33 +90,12 @@ def apply_overrides(defaults: PriorSet, overrides: Mapping[str, str | Prior] | N
     >>> str(apply_overrides(ps, {"hazard:b": "normal(0, 3)"})["hazard:x"])
     'normal(0, 3)'
     """
-    if not overrides:
-        return defaults
-    if not isinstance(overrides, Mapping):
-        raise SpecError("priors must be a mapping of parameter or class to prior")
-    names = {e.parameter for e in defaults.entries}
-    classes = {e.cls for e in defaults.entries}
-    unknown = sorted(set(overrides) - names - classes)
-    if unknown:
-        raise SpecError(
-            f"priors given for {', '.join(map(repr, unknown))}, which the joint model does not "
-            f"have; parameters: {', '.join(sorted(names))}; classes: {', '.join(sorted(classes))}"
-        )
-    entries = []
-    for e in defaults.entries:
-        key = e.parameter if e.parameter in overrides else e.cls if e.cls in overrides else None
-        if key is None:
-            entries.append(e)
-            continue
-        prior = parse_prior(overrides[key])
-        needed = CLASS_SUPPORT.get(e.cls.removeprefix(HAZARD_PREFIX), "real")
-        if prior.support != needed:
-            raise SpecError(
-                f"prior {prior} for {e.parameter!r} has {prior.support} support; "
-                f"it needs a {needed} prior"
-            )
-        entries.append(PriorEntry(e.parameter, e.cls, prior, "user"))
-    return PriorSet(tuple(entries))
+    return apply_prior_overrides(defaults, overrides, _support)
+
+
+def _support(cls: str) -> str:
+    """The support priors of a (possibly ``hazard:``-prefixed) class need."""
+    return CLASS_SUPPORT.get(cls.removeprefix(HAZARD_PREFIX), "real")
 
 
 # --------------------------------------------------------------------------- parameterisation

@@ -304,7 +304,19 @@ def _prior_var(terms: ModelTerms, name: str, values: np.ndarray) -> Any:
     return (("chain", "draw"), values[None])
 
 
-def _diagnostics(idata: Any, names: tuple[str, ...]) -> dict[str, float]:
+def headline_diagnostics(idata: Any, names: tuple[str, ...]) -> dict[str, float]:
+    """Max R-hat, min bulk ESS over ``names`` and the number of divergences (``info.stats``).
+
+    Examples
+    --------
+    >>> import arviz as az, numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> idata = az.from_dict(posterior={"x": rng.normal(size=(2, 200))},
+    ...                      sample_stats={"diverging": np.zeros((2, 200), bool)})
+    >>> d = headline_diagnostics(idata, ("x",))
+    >>> d["rhat_max"] < 1.02, d["divergences"]
+    (True, 0.0)
+    """
     import arviz as az
 
     post = idata.posterior[list(names)]
@@ -329,7 +341,7 @@ def _result(
     note: str = "",
 ) -> BayesResults:
     names = reported_terms(terms, fam)
-    stats = _diagnostics(idata, names)
+    stats = headline_diagnostics(idata, names)
     stats.update(draws=float(settings.draws), chains=float(settings.chains))
     notes = [
         f"Sampler: {settings.sampler}, {settings.chains} chains x {settings.draws} draws "

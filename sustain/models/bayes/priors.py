@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -356,13 +356,38 @@ def resolve_priors(
     >>> ps.table().loc[1, ["parameter", "prior", "source"]].tolist()
     ['x', 'normal(0, 2)', 'user']
     """
-    defaults = default_priors(terms, family, link)
+    return apply_overrides(default_priors(terms, family, link), overrides)
+
+
+def apply_overrides(
+    defaults: PriorSet,
+    overrides: Mapping[str, str | Prior] | None,
+    support: Callable[[str], str] | None = None,
+) -> PriorSet:
+    """Replace default priors by user priors keyed by parameter name or class.
+
+    ``support`` maps a class to the support its priors need (default: ``CLASS_SUPPORT``);
+    the joint model passes one that strips its ``hazard:`` prefix.
+
+    Raises
+    ------
+    SpecError
+        ``overrides`` is not a mapping, names a parameter or class the model does not have,
+        or gives a prior of the wrong support.
+
+    Examples
+    --------
+    >>> ps = PriorSet((PriorEntry("x", "b", Prior("normal", (0.0, 1.0))),))
+    >>> str(apply_overrides(ps, {"b": "normal(0, 3)"})["x"])
+    'normal(0, 3)'
+    """
     if not overrides:
         return defaults
     if not isinstance(overrides, Mapping):
         raise SpecError(
             "priors must be a mapping of parameter name to prior, e.g. {'x': 'normal(0, 1)'}"
         )
+    needed_for = support or CLASS_SUPPORT.__getitem__
     names = {e.parameter for e in defaults.entries}
     classes = {e.cls for e in defaults.entries}
     unknown = sorted(set(overrides) - names - classes)
@@ -377,11 +402,11 @@ def resolve_priors(
         if key is None:
             entries.append(e)
             continue
-        prior = parse_prior(overrides[key])
-        if prior.support != CLASS_SUPPORT[e.cls]:
+        prior, needed = parse_prior(overrides[key]), needed_for(e.cls)
+        if prior.support != needed:
             raise SpecError(
                 f"prior {prior} for {e.parameter!r} has {prior.support} support; "
-                f"{e.cls} parameters need a {CLASS_SUPPORT[e.cls]} prior"
+                f"{e.cls} parameters need a {needed} prior"
             )
         entries.append(PriorEntry(e.parameter, e.cls, prior, "user"))
     return PriorSet(tuple(entries))
