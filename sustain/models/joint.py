@@ -21,9 +21,14 @@ import pandas as pd
 
 from sustain.errors import SpecError
 from sustain.models.bayes.families import FamilySpec, family_spec
-from sustain.models.bayes.fit import Seeds, headline_diagnostics, package_versions
+from sustain.models.bayes.fit import (
+    check_seed,
+    headline_diagnostics,
+    package_versions,
+    sampler_settings,
+)
 from sustain.models.bayes.priors import Prior, PriorSet
-from sustain.models.bayes.sampling import SamplerSettings, resolve_sampler, sample_posterior
+from sustain.models.bayes.sampling import SamplerSettings, sample_posterior
 from sustain.models.bayes.terms import data_hash as terms_hash
 from sustain.models.joint_model import (
     Parameterization,
@@ -136,16 +141,8 @@ def fit_joint(
     >>> "association" in jm.idata.posterior and "hazard:hhi" in jm.params.index
     True
     """
-    seed = _seed(random_seed)
-    settings = SamplerSettings(
-        resolve_sampler(sampler),
-        draws,
-        tune,
-        chains,
-        Seeds.from_seed(seed).sampler,
-        cores,
-        target_accept,
-    )
+    seed = check_seed(random_seed)
+    settings = sampler_settings(sampler, draws, tune, chains, seed, cores, target_accept)
     link_name = _link(link)
     terms = build_joint_terms(
         panel,
@@ -167,16 +164,6 @@ def fit_joint(
     _add_groups(idata, terms, family, log_likelihood)
     options = _Options(link_name, parameterization, duration, duration_form, seed)
     return _result(idata, terms, prior_set, settings, options, centred[terms.group])
-
-
-def _seed(random_seed: int | None) -> int:
-    if random_seed is None:
-        return int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
-    if isinstance(random_seed, bool) or not isinstance(random_seed, int | np.integer):
-        raise SpecError(f"random_seed must be an integer, not {random_seed!r}")
-    if random_seed < 0:
-        raise SpecError(f"random_seed must be >= 0, not {random_seed}")
-    return int(random_seed)
 
 
 def _link(link: str) -> str:

@@ -149,16 +149,8 @@ def fit_bayes(
     (True, ('chain', 'draw', 'g'))
     """
     fam = family_spec(family, link)
-    seed = _seed(random_seed)
-    settings = SamplerSettings(
-        resolve_sampler(sampler),
-        draws,
-        tune,
-        chains,
-        Seeds.from_seed(seed).sampler,
-        cores,
-        target_accept,
-    )
+    seed = check_seed(random_seed)
+    settings = sampler_settings(sampler, draws, tune, chains, seed, cores, target_accept)
     terms = build_terms(data, formula, trials)
     check_unique_factors(terms.groups)
     fam.check_response(terms.y, terms.trials, terms.response)
@@ -180,7 +172,14 @@ def fit_bayes(
     return _result(idata, terms, prior_set, fam, settings, seed, plan is not None, trials, note)
 
 
-def _seed(random_seed: int | None) -> int:
+def check_seed(random_seed: int | None) -> int:
+    """The model's seed: ``random_seed`` checked, or a fresh one drawn when it is ``None``.
+
+    Examples
+    --------
+    >>> check_seed(7)
+    7
+    """
     if random_seed is None:
         return int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
     if isinstance(random_seed, bool) or not isinstance(random_seed, int | np.integer):
@@ -188,6 +187,28 @@ def _seed(random_seed: int | None) -> int:
     if random_seed < 0:
         raise SpecError(f"random_seed must be >= 0, not {random_seed}")
     return int(random_seed)
+
+
+def sampler_settings(
+    sampler: str,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    cores: int | None,
+    target_accept: float | None,
+) -> SamplerSettings:
+    """NUTS settings with the sampler resolved and the sampler's seed derived from ``seed``.
+
+    Examples
+    --------
+    >>> sampler_settings("pymc", 500, 500, 2, 1, None, None).draws
+    500
+    """
+    sampler_seed = Seeds.from_seed(seed).sampler
+    return SamplerSettings(
+        resolve_sampler(sampler), draws, tune, chains, sampler_seed, cores, target_accept
+    )
 
 
 def _collapse_plan(
