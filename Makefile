@@ -1,7 +1,12 @@
 # Two commands from a fresh machine: `make demo` and `make test`.
 # Both create .venv through `make install` when it is missing or pyproject.toml changed.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The newest supported interpreter found: python3.13, then python3.12 (on PATH, or installed by
+# pyenv but not selected). Override with `make PYTHON=/path/to/python3.12 test`.
+PYTHON ?= $(shell for v in 3.13 3.12; do \
+	  for c in python$$v $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v 2>/dev/null | sort -V -r); do \
+	    if $$c -c 'import sys; assert sys.version_info[:2] in ((3, 12), (3, 13))' >/dev/null 2>&1; then echo $$c; exit 0; fi; \
+	  done; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -13,6 +18,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: install tex demo test lint typecheck pytest docs bench clean
 
 $(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "sustain needs Python 3.12 or 3.13 and found neither (python3.13, python3.12, pyenv versions)."; \
+	  echo "Install one, e.g. 'pyenv install 3.13' or Debian's python3.12 and python3.12-venv, or run make PYTHON=/path/to/python3.12"; \
+	  exit 1; fi
+	@if [ -x $(BIN)/python ] && ! $(BIN)/python -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then \
+	  echo "replacing $(VENV): it was built with $$($(BIN)/python --version 2>&1), sustain needs 3.12+"; rm -rf $(VENV); fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

@@ -88,8 +88,9 @@ def _stata_117_gb18030(frame: pd.DataFrame, path: Path) -> None:
     """A Stata 13 file written on a Chinese system: text stored as GB18030 bytes."""
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].fillna("").map(lambda s: s.encode("gb18030").decode("latin-1"))
+        if pd.api.types.is_string_dtype(out[col].dtype):
+            text = out[col].fillna("").map(lambda s: s.encode("gb18030").decode("latin-1"))
+            out[col] = text.astype(object)
         elif isinstance(out[col].dtype, pd.Int64Dtype):
             out[col] = out[col].astype(np.float64)
     out.to_stata(path, write_index=False, version=117)

@@ -133,7 +133,7 @@ def test_years_without_money_have_zero_totals_and_missing_ratios(life_panel):
     assert row["n_contracts"] == 0 and row["n_funders"] == 0
     for name in ("gov_share", "hhi", "hhi_norm", "entropy", "top_share", "log_revenue"):
         assert np.isnan(row[name]), name
-    assert row["main_tier"] is None and np.isnan(row["share_open_tender"])
+    assert pd.isna(row["main_tier"]) and np.isnan(row["share_open_tender"])
 
 
 def test_measures_match_agency_year_measures(life_data, life_panel):

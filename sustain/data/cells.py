@@ -139,7 +139,7 @@ def _as_text(u: pd.Series) -> tuple[ObjectArray, ObjectArray, BoolArray]:
     """Text of each distinct raw value, the same stripped, and whether it counts as missing."""
     if pd.api.types.is_float_dtype(u.dtype) and bool(np.all(np.mod(u.dropna(), 1) == 0)):
         u = u.astype("Int64")  # ids stored as floats (Stata, Parquet): 12.0 -> "12"
-    obj = u.to_numpy(dtype=object, na_value=None)
+    obj = u.to_numpy(dtype=object, na_value=None, copy=True)
     missing = pd.isna(obj)
     obj[missing] = ""
     text = pd.Series(obj, dtype=object).astype(str).to_numpy(dtype=object)  # Python str each
@@ -153,7 +153,7 @@ def _arrow(text: np.ndarray | pd.Series, *steps: Callable[[pa.Array], pa.Array])
     arr = pa.array(np.asarray(text, dtype=object), type=pa.string(), from_pandas=True)
     for step in steps:
         arr = step(arr)
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    return np.array(arr.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _collapse(arr: pa.Array) -> pa.Array:
@@ -164,9 +164,9 @@ def _to_float(text: ObjectArray) -> np.ndarray:
     """Parse text as numbers; NaN where it is not one (Arrow's parser, pandas' when any fails)."""
     try:
         arr = pa.array(text, type=pa.string(), from_pandas=True)
-        return np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+        return np.array(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), np.float64)
     except pa.ArrowInvalid:
-        return pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(np.float64)
+        return pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(np.float64, copy=True)
 
 
 def judge_text(u: pd.Series, spec: ColumnSpec) -> Verdicts:
@@ -224,7 +224,7 @@ def judge_number(u: pd.Series, spec: ColumnSpec) -> Verdicts:
     error = np.full(len(u), None, dtype=object)
     note = error.copy()
     if pd.api.types.is_numeric_dtype(u.dtype) and not pd.api.types.is_bool_dtype(u.dtype):
-        num = u.to_numpy(dtype=np.float64, na_value=np.nan)
+        num = u.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
         missing = np.isnan(num)
     else:
         _, text, missing = _as_text(u)
@@ -317,7 +317,7 @@ def parse_column(raw: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, pd.DataFr
             "value": display_values(raw.iloc[pos]),
         }
     )
-    dtype = object if spec.kind in ("id", "text", "category") else np.float64
+    dtype = "str" if spec.kind in ("id", "text", "category") else np.float64
     return pd.Series(value, index=raw.index, name=spec.name, dtype=dtype), issues
 
 
@@ -330,7 +330,7 @@ def missing_cells(s: pd.Series) -> BoolArray:
     >>> missing_cells(pd.Series(["a", " ", None, 3])).tolist()
     [False, True, True, False]
     """
-    missing = s.isna().to_numpy()
+    missing = s.isna().to_numpy(copy=True)
     if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
         try:
             blank = _arrow(s, pc.utf8_trim_whitespace) == ""

@@ -44,9 +44,9 @@ def empty_revenue() -> pd.DataFrame:
     """
     return pd.DataFrame(
         {
-            "agency_id": pd.Series(dtype="object"),
+            "agency_id": pd.Series(dtype="str"),
             "year": pd.Series(dtype="int64"),
-            "source": pd.Series(dtype="object"),
+            "source": pd.Series(dtype="str"),
             "amount": pd.Series(dtype="float64"),
         }
     )

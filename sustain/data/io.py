@@ -271,7 +271,7 @@ def _first_bad_byte(path: Path, encoding: str) -> int | None:
 
 def _redecode(frame: pd.DataFrame, encoding: str | None) -> pd.DataFrame:
     """Re-decode text that pandas read as Latin-1 (old Stata files) in its real encoding."""
-    cols = [c for c in frame.columns if frame[c].dtype == object or _is_categorical(frame[c])]
+    cols = [c for c in frame.columns if _is_text(frame[c]) or _is_categorical(frame[c])]
     texts = [_text_values(frame[c]) for c in cols]
     values = pd.concat(texts).unique() if texts else np.array([], dtype=object)
     values = [v for v in values if not v.isascii()]  # distinct values only
@@ -289,6 +289,10 @@ def _redecode(frame: pd.DataFrame, encoding: str | None) -> pd.DataFrame:
         else:
             out[c] = out[c].str.encode("latin-1").str.decode(encoding)
     return out
+
+
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
 
 
 def _is_categorical(s: pd.Series) -> bool:

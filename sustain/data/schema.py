@@ -292,11 +292,12 @@ def _check_table(name: str, table: RawTable) -> tuple[pd.DataFrame, pd.DataFrame
             cols[spec.name], found = parse_column(frame[spec.name], spec)
             issues.append(found)
         else:
-            dtype = object if spec.kind in ("id", "text", "category") else np.float64
+            dtype = "str" if spec.kind in ("id", "text", "category") else np.float64
             cols[spec.name] = pd.Series(np.nan, index=frame.index, dtype=dtype)
     for col in frame.columns.difference(list(cols), sort=False):
         s = frame[col]
-        cols[col] = s.mask(s.eq("")) if s.dtype == object else s  # empty CSV cells -> NaN
+        text = s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
+        cols[col] = s.mask(s.eq("")) if text else s  # empty CSV cells -> NaN
     if name == "agencies" and "closed" in frame.columns:
         issues.append(_closed_issues(pd.DataFrame(cols), frame))
     out = pd.DataFrame(cols, index=frame.index)
@@ -583,7 +584,7 @@ def validated_schema(table: str) -> pa.DataFrameSchema:
             low = pa.Check.gt(spec.lower) if spec.lower_strict else pa.Check.ge(spec.lower)
             checks += [low, pa.Check.le(spec.upper)]
         else:
-            dtype = object
+            dtype = "str"
             checks.append(pa.Check(lambda s: s.str.strip() == s, element_wise=False))
             if spec.choices:
                 checks.append(pa.Check.isin(spec.choices))
