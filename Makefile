@@ -11,11 +11,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# TeX from Debian for the LaTeX-compile test (booktabs, threeparttable, standalone)
-TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-latex-extra
+# TeX from Debian for the LaTeX-compile tests: booktabs, threeparttable, standalone; XeLaTeX
+# with ctex for tables in Chinese
+TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-xetex texlive-lang-chinese
+# A CJK font so that figures draw Chinese text (district names, labels) instead of empty boxes
+FONT_PACKAGES := fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install tex demo test lint typecheck pytest docs bench clean
+.PHONY: install fonts tex demo test lint typecheck pytest docs bench clean
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then \
@@ -29,11 +32,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) fonts
+
+fonts:
+	@if fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	  echo "fonts: found a CJK font ($$(fc-list :lang=zh family | head -n 1))"; \
+	else \
+	  echo "fonts: installing $(FONT_PACKAGES) from Debian (figures with Chinese text)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    $(FONT_PACKAGES) fontconfig >/dev/null; \
+	fi
 
 tex:
-	@if command -v pdflatex >/dev/null && kpsewhich threeparttable.sty standalone.cls >/dev/null; then \
-	  echo "TeX: found pdflatex with booktabs, threeparttable and standalone"; \
+	@if command -v pdflatex >/dev/null && command -v xelatex >/dev/null && \
+	  kpsewhich threeparttable.sty standalone.cls ctex.sty >/dev/null; then \
+	  echo "TeX: found pdflatex and xelatex with booktabs, threeparttable, standalone and ctex"; \
 	else \
 	  echo "TeX: installing $(TEX_PACKAGES) from Debian"; \
 	  $(SUDO) apt-get update -qq && \

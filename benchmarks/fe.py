@@ -18,14 +18,12 @@ import argparse
 import time
 import warnings
 from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 import sustain
 
-T = TypeVar("T")
 Arrays = tuple[np.ndarray, np.ndarray]
 
 N_PERIODS = 12  # agency-years 2012-2023, as in the Guangzhou data
@@ -51,7 +49,7 @@ def make_panel(rows: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"y": y, "x1": x1, "x2": x2}, index=index)
 
 
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
+def timed[T](fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start

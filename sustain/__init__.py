@@ -27,9 +27,12 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # data
     "DataError": "sustain.errors",
+    "DataWarning": "sustain.errors",
     "SpecError": "sustain.errors",
     "Dataset": "sustain.data.dataset",
     "read_dataset": "sustain.data.io",
+    "draft_mapping": "sustain.data.draft",
+    "load_mapping": "sustain.data.mapping",
     "validate": "sustain.data.schema",
     "build_panel": "sustain.data.panel",
     "simulate": "sustain.data.simulate",

@@ -1,4 +1,4 @@
-"""Command line: ``sustain demo | panel | validate | run | multiverse``.
+"""Command line: ``sustain demo | mapping | panel | validate | run | multiverse``.
 
 Each subcommand is a thin wrapper: it parses arguments, calls the public API and reports.
 """
@@ -18,13 +18,43 @@ def _cmd_panel(args: argparse.Namespace) -> int:
 
     if Path(args.out).suffix.lower() not in (".parquet", ".csv"):  # fail before the work
         raise SpecError(f"--out {args.out!r}: the panel is written as .parquet or .csv")
-    data = read_dataset(args.data_dir, errors=args.errors)
+    data = read_dataset(
+        args.data_dir, mapping=args.mapping, errors=args.errors, encoding=args.encoding
+    )
     lags = tuple(args.lag or ())
     panel = build_panel(data, lags=lags, first_year=args.first_year, last_year=args.last_year)
+    from sustain.data.problems import left_out_lines
+
     out = write_panel(panel, args.out)
     print(f"wrote {len(panel):,} agency-years x {panel.shape[1]} columns to {out}")
+    for line in left_out_lines(data.problems):
+        print(line)
     if len(data.problems):
         print(f"{len(data.problems)} input problem(s) were reported; see `sustain validate`.")
+    return 0
+
+
+def _cmd_mapping(args: argparse.Namespace) -> int:
+    from sustain._atomic import write_text
+    from sustain.data.draft import draft_mapping
+
+    draft = draft_mapping(args.data_dir)
+    text = draft.to_toml()
+    if args.out is None:
+        print(text, end="")
+        return 0
+    path = write_text(Path(args.out), text)
+    found = ", ".join(
+        f"{name}: {table['file']}" + (f" [{table['sheet']}]" if "sheet" in table else "")
+        for name, table in draft.mapping.items()
+        if name != "dataset"
+    )
+    guesses = text.count("# guess")
+    print(f"wrote {path} ({found or 'no table recognised'}); {guesses} guess(es) to confirm.")
+    for name, columns in draft.unplaced.items():
+        for column, values in columns.items():
+            print(f"  {name}.{column}: {len(values)} value(s) to map by hand: {', '.join(values)}")
+    print(f"then: sustain validate {args.data_dir} --mapping {path}")
     return 0
 
 
@@ -32,11 +62,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from sustain.data.io import read_dataset
-    from sustain.data.schema import problems_table
+    from sustain.data.problems import problems_table
     from sustain.errors import DataError
 
     try:
-        problems = read_dataset(args.data_dir, errors="drop", encoding=args.encoding).problems
+        problems = read_dataset(
+            args.data_dir, mapping=args.mapping, errors="drop", encoding=args.encoding
+        ).problems
     except DataError as exc:  # a file is missing, unreadable or unusable as a whole
         problems = exc.problems
     if problems.empty:
@@ -44,6 +76,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return 0
     severity = problems["severity"] if "severity" in problems else pd.Series("error")
     print(problems_table(problems, max_rows=args.max_rows))
+    from sustain.data.problems import left_out_lines
+
+    lines = left_out_lines(problems)
+    if lines:
+        print("\nLenient reading (errors='drop'):")
+        for line in lines:
+            print(f"  {line}")
     counts = ", ".join(f"{n} {s}" for s, n in severity.value_counts(sort=False).items())
     failed = bool((severity == "error").any())
     verdict = "strict reading fails" if failed else "strict reading succeeds"
@@ -98,9 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
     p.set_defaults(func=_cmd_demo)
 
+    p = sub.add_parser(
+        "mapping", help="draft an import mapping (TOML) for a folder of your own files"
+    )
+    p.add_argument("data_dir", help="folder with your ledgers and registers")
+    p.add_argument("--out", default=None, help="the TOML file to write (default: print it)")
+    p.set_defaults(func=_cmd_mapping)
+
     p = sub.add_parser("panel", help="build the agency-year panel from a data folder")
     p.add_argument("data_dir", help="folder with agencies.*, contracts.* and optional revenue.*")
     p.add_argument("--out", required=True, help="output file, .parquet or .csv")
+    p.add_argument("--mapping", default=None, help="import mapping (TOML) for your own files")
+    p.add_argument("--encoding", default=None, help="text encoding of CSV files (default: detect)")
     p.add_argument("--errors", choices=["raise", "drop"], default="raise")
     p.add_argument("--lag", action="append", help="column to lag by one year (repeatable)")
     p.add_argument("--first-year", type=int, default=None)
@@ -110,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a data folder and print every problem found")
     p.add_argument("data_dir")
     p.add_argument("--max-rows", type=int, default=200, help="rows of the problems table shown")
+    p.add_argument("--mapping", default=None, help="import mapping (TOML) for your own files")
     p.add_argument("--encoding", default=None, help="text encoding of CSV files (default: detect)")
     p.set_defaults(func=_cmd_validate)
 

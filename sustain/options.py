@@ -51,14 +51,22 @@ def choices(alias: object) -> tuple[str, ...]:
 
 
 def check_choice(name: str, value: object, alias: object) -> str:
-    """Raise a clear ``ValueError`` when ``value`` is not one of the alias's values.
+    """Raise :class:`~sustain.errors.SpecError` when ``value`` is not one of the alias's values.
+
+    ``SpecError`` is a ``ValueError``, so callers that catch ``ValueError`` keep working.
 
     Examples
     --------
     >>> check_choice("link", "logit", Link)
     'logit'
+    >>> check_choice("link", "probit", Link)
+    Traceback (most recent call last):
+    ...
+    sustain.errors.SpecError: link='probit' is not one of 'logit', 'cloglog'
     """
+    from sustain.errors import SpecError
+
     allowed = choices(alias)
     if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
+        raise SpecError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
     return str(value)

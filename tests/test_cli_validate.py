@@ -44,7 +44,8 @@ def test_errors_print_the_table_and_exit_1(tmp_path, capsys):
         "request_for_quotation, single_source, directed_commission; "
         "did you mean 'single_source'?",
     ]
-    assert lines[-1] == f"2 problem(s) in {folder} (2 error); strict reading fails."
+    assert "every row of contracts.csv was dropped (2 rows)" in lines[3]
+    assert lines[-1] == f"3 problem(s) in {folder} (3 error); strict reading fails."
 
 
 def test_normalisations_alone_exit_0(tmp_path, capsys):
@@ -52,9 +53,7 @@ def test_normalisations_alone_exit_0(tmp_path, capsys):
     assert main(["validate", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "tier normalised to 'district'" in out
-    assert out.splitlines()[-1] == (
-        f"1 problem(s) in {folder} (1 normalised); strict reading succeeds."
-    )
+    assert out.splitlines()[-1] == (f"1 problem(s) in {folder} (1 note); strict reading succeeds.")
 
 
 def test_dropped_rows_are_counted(tmp_path, capsys):
@@ -79,8 +78,8 @@ def test_max_rows_limits_the_table(tmp_path, capsys):
     folder = make_folder(tmp_path, contracts=CONTRACTS.splitlines()[0] + "\n" + rows)
     assert main(["validate", str(folder), "--max-rows", "10"]) == 1
     out = capsys.readouterr().out
-    assert "... 20 more row(s) not shown" in out and len(out.splitlines()) == 14
-    assert out.splitlines()[-1].startswith("30 problem(s)")
+    assert "... 21 more row(s) not shown" in out
+    assert out.splitlines()[-1].startswith("31 problem(s)")  # 30 rows and "every row dropped"
 
 
 def test_encoding_option(tmp_path, capsys):

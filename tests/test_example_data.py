@@ -12,6 +12,7 @@ import statsmodels.api as sm
 from linearmodels import PanelOLS
 
 import sustain
+from sustain.figures.style import has_cjk
 from sustain import datasets
 from sustain.data.dataset import AGENCY_COLUMNS, CONTRACT_COLUMNS, REVENUE_COLUMNS
 from sustain.data.measures import MEASURE_COLUMNS
@@ -140,9 +141,10 @@ def test_readme_documents_every_column(table, columns):
 def test_variable_labels_cover_the_panel(example_panel):
     rows = _table_rows(_section(README.read_text(encoding="utf-8"), "Variable labels"))
     header = README.read_text(encoding="utf-8").split("## Variable labels")[1]
-    assert "| variable | label | description |" in header
+    assert "| variable | label | label_zh | description |" in header
     labels = {r[0]: r[1] for r in rows}
-    assert all(len(r) == 3 and all(r) for r in rows)
+    assert all(len(r) == 4 and all(r) for r in rows)
+    assert all(has_cjk(r[2]) for r in rows), "every variable needs a Chinese label"
     assert labels["hhi"] == "Funding concentration (HHI)"
     assert labels["gov_share"] == "Government share of revenue"
     panel_columns = {*example_panel.columns, *example_panel.index.names}

@@ -70,6 +70,9 @@ class Dataset:
         ``value``); empty for clean data.
     source : str or None
         Where the data came from (a folder path, ``"example"``, ``"simulate(seed=...)"``).
+    observed_until : int or None
+        The last fiscal year observed (an import mapping's ``observed_until``, by default the
+        last year in which a contract starts); :func:`sustain.build_panel` ends there.
 
     Examples
     --------
@@ -84,14 +87,19 @@ class Dataset:
     revenue: pd.DataFrame = field(default_factory=empty_revenue)
     problems: pd.DataFrame = field(default_factory=empty_problems)
     source: str | None = None
+    observed_until: int | None = None
 
     @property
     def years(self) -> tuple[int, int]:
-        """First and last year observed in contracts or revenue (the data window)."""
+        """First and last year observed: the years of contracts and revenue, through
+        ``observed_until`` when it is set (the data window)."""
         years = pd.concat([self.contracts["year"], self.revenue["year"]])
         if years.empty:
             raise ValueError("the data set has no contracts or revenue, so no years")
-        return int(years.min()), int(years.max())
+        last = int(years.max())
+        if self.observed_until is not None:
+            last = max(last, int(self.observed_until))
+        return int(years.min()), last
 
     def __repr__(self) -> str:
         return (

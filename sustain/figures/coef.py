@@ -19,6 +19,7 @@ from sustain.errors import SpecError
 from sustain.figures.style import ImageFormat, figure_style, finish, series_style
 from sustain.options import IntervalKind
 from sustain.tables.labels import LabelSource, load_labels, term_label
+from sustain.tables.language import Language, check_language, translate
 from sustain.tables.model_columns import exp_name, is_variance_term
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,8 +49,10 @@ def as_results(results: Any, what: str) -> list[Any]:
     return items
 
 
-def legend_names(results: Sequence[Any], names: Sequence[str] | None) -> list[str]:
-    """Legend names: ``(i) model`` unless given.
+def legend_names(
+    results: Sequence[Any], names: Sequence[str] | None, language: str = "en"
+) -> list[str]:
+    """Legend names: ``(i) model`` (in ``language``) unless given.
 
     Examples
     --------
@@ -57,7 +60,10 @@ def legend_names(results: Sequence[Any], names: Sequence[str] | None) -> list[st
     ['FE', 'Bayes']
     """
     if names is None:
-        return [f"({i}) {r.info.model}" for i, r in enumerate(results, 1)]
+        return [
+            f"({i}) {translate(r.info.model, language)}"  # type: ignore[arg-type]
+            for i, r in enumerate(results, 1)
+        ]
     if len(names) != len(results):
         raise SpecError(f"model_names has {len(names)} entries for {len(results)} models")
     return [str(n) for n in names]
@@ -166,6 +172,7 @@ def coef_plot(
     terms: Sequence[str] | None = None,
     *,
     labels: LabelSource = None,
+    language: Language = "en",
     rename: Mapping[str, str] | None = None,
     model_names: Sequence[str] | None = None,
     exponentiate: bool = False,
@@ -183,8 +190,10 @@ def coef_plot(
     terms : sequence of str, optional
         Terms to show, top to bottom (default: every coefficient except intercepts,
         duration terms and scale or group-level parameters).
-    labels : mapping or path, optional
+    labels : mapping, path, "en" or "zh", optional
         Variable labels (see :func:`sustain.tables.load_labels`).
+    language : {"en", "zh"}
+        Language of the axis title, model names and default labels.
     rename : mapping, optional
         ``{term: label}`` for individual terms.
     model_names : sequence of str, optional
@@ -217,8 +226,9 @@ def coef_plot(
     """
     import matplotlib.pyplot as plt
 
+    language = check_language(language)
     items = as_results(results, "coef_plot")
-    names = legend_names(items, model_names)
+    names = legend_names(items, model_names, language)
     if not 0 < alpha < 1:
         raise SpecError(f"alpha={alpha!r} must lie between 0 and 1")
     flags = _flags(items, exponentiate)
@@ -228,8 +238,8 @@ def coef_plot(
     missing = [t for t in shown if t not in known]
     if missing or not shown:
         raise SpecError(f"coef_plot: terms not in any model: {missing or 'none to show'}")
-    names_map, rename = load_labels(labels), dict(rename or {})
-    with figure_style():
+    names_map, rename = load_labels(labels, language), dict(rename or {})
+    with figure_style(language):
         fig, ax = plt.subplots(figsize=(6.0, 1.0 + 0.45 * len(shown) * max(1, len(items) / 2)))
         _draw(ax, frames, names, shown)
         ax.axvline(1.0 if exponentiate else 0.0, color="#666666", linewidth=0.8, linestyle="--")
@@ -241,9 +251,12 @@ def coef_plot(
             kinds = {exp_name(r.info) for r in items}
             what = {"HR": "Hazard ratio", "OR": "Odds ratio"}.get(next(iter(kinds)) or "", "")
             what = what if len(kinds) == 1 and what else "Hazard or odds ratio"
-            ax.set_xlabel(f"{what} ({pct} interval, log scale)")
+            if language == "zh":
+                ax.set_xlabel(f"{translate(what, language)}（{pct} 区间，对数刻度）")
+            else:
+                ax.set_xlabel(f"{what} ({pct} interval, log scale)")
         else:
-            ax.set_xlabel(f"Coefficient ({pct} interval)")
+            ax.set_xlabel(translate(f"Coefficient ({pct} interval)", language))
         top_legend(ax, len(items))
         if title:
             ax.set_title(title, loc="left", pad=24 if len(items) > 1 else 6)

@@ -14,8 +14,16 @@ import pandas as pd
 
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
-from sustain.figures.style import BAND_ALPHA, ImageFormat, figure_style, finish, series_style
+from sustain.figures.style import (
+    BAND_ALPHA,
+    ImageFormat,
+    figure_style,
+    finish,
+    group_label,
+    series_style,
+)
 from sustain.tables.labels import LabelSource, load_labels, term_label
+from sustain.tables.language import Language, check_language, translate
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -58,6 +66,7 @@ def km_plot(
     time_scale: str = "age",
     alpha: float = 0.05,
     labels: LabelSource = None,
+    language: Language = "en",
     bands: bool = True,
     title: str | None = None,
     path: PathLikeStr | None = None,
@@ -76,8 +85,10 @@ def km_plot(
         Time axis when a panel is given.
     alpha : float
         Bands have confidence ``1 - alpha`` when a panel is given.
-    labels : mapping or path, optional
+    labels : mapping, path, "en" or "zh", optional
         Variable labels (legend title).
+    language : {"en", "zh"}
+        Language of the axis titles, legend and default labels.
     bands : bool
         Shade the pointwise confidence bands.
     title, path, formats
@@ -103,14 +114,23 @@ def km_plot(
     table = result.table
     groups = list(dict.fromkeys(table["group"].astype(str)))
     origin = 0.0 if result.time_scale != "calendar" else float(table["time"].min()) - 1.0
-    names = load_labels(labels)
-    with figure_style():
+    language = check_language(language)
+    names = load_labels(labels, language)
+    with figure_style(language):
         fig, ax = plt.subplots(figsize=(5.5, 3.8))
         for i, group in enumerate(groups):
             curve = step_curve(table[table["group"].astype(str) == group], origin)
-            color = series_style(i)["color"]
-            label = group.replace("_", " ") if result.by else "All agencies"
-            ax.step(curve["time"], curve["survival"], where="post", color=color, label=label)
+            style = series_style(i)
+            color = style["color"]
+            label = group_label(group, language) if result.by else "All agencies"
+            ax.step(
+                curve["time"],
+                curve["survival"],
+                where="post",
+                color=color,
+                linestyle=style["linestyle"],
+                label=translate(label, language),
+            )
             if bands:
                 ax.fill_between(
                     curve["time"],
@@ -121,13 +141,18 @@ def km_plot(
                     alpha=BAND_ALPHA,
                     linewidth=0,
                 )
-        ax.set_xlabel(TIME_LABELS.get(result.time_scale, "Time"))
-        ax.set_ylabel("Share of agencies still operating")
+        ax.set_xlabel(translate(TIME_LABELS.get(result.time_scale, "Time"), language))
+        ax.set_ylabel(translate("Share of agencies still operating", language))
         ax.set_ylim(0.0, 1.02)
         ax.grid(axis="y")
         parts = [term_label(result.by, names)] if result.by else []
-        parts += [f"{100 * (1 - result.alpha):g}% bands"] if bands else []
-        ax.legend(loc="lower left", title=", ".join(parts) or None)
+        band = f"{100 * (1 - result.alpha):g}% " + ("置信带" if language == "zh" else "bands")
+        parts += [band] if bands else []
+        ax.legend(
+            loc="lower left",
+            title=("，" if language == "zh" else ", ").join(parts) or None,
+            ncol=1 if len(groups) <= 7 else 2,
+        )
         if title:
             ax.set_title(title)
         fig.tight_layout()

@@ -43,6 +43,7 @@ from sustain.figures.style import (
 from sustain.formula import design, design_for, parse_formula, variables
 from sustain.options import IntervalKind
 from sustain.tables.labels import LabelSource, load_labels
+from sustain.tables.language import Language, check_language
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -121,7 +122,7 @@ def posterior_band(
     if kind == "hdi":
         import arviz as az
 
-        bounds = np.array([az.hdi(row, hdi_prob=1 - alpha) for row in pred])
+        bounds = np.array([az.hdi(row, prob=1 - alpha) for row in pred])
         lower, upper = bounds[:, 0], bounds[:, 1]
     else:
         lower, upper = np.quantile(pred, [alpha / 2, 1 - alpha / 2], axis=1)
@@ -258,14 +259,21 @@ def prediction_scale(result: Any) -> str:
     return "probability" if result.info.link in ("logit", "cloglog") else "linear"
 
 
-def y_label(scale: str, depvar: str, labels: Mapping[str, str]) -> str:
-    """Y-axis label with units for a prediction scale.
+def y_label(scale: str, depvar: str, labels: Mapping[str, str], language: str = "en") -> str:
+    """Y-axis label with units for a prediction scale (in ``language``).
 
     Examples
     --------
     >>> y_label("probability", "exit", {}), y_label("linear", "quality", {})
     ('Annual exit hazard', 'Predicted service quality (evaluation score, 0–100)')
     """
+    if language == "zh":
+        if scale == "relative":
+            return "相对于样本均值的风险（比值）"
+        label = axis_label(depvar, labels, language)
+        if scale == "probability":
+            return "年度退出风险" if depvar == "exit" else f"Pr（{label}）"
+        return f"预测的{label}"
     if scale == "relative":
         return "Hazard relative to the sample mean (ratio)"
     if scale == "probability":
@@ -301,6 +309,7 @@ def prediction_plot(
     alpha: float = 0.05,
     interval: IntervalKind = "eti",
     labels: LabelSource = None,
+    language: Language = "en",
     model_names: Sequence[str] | None = None,
     rug: bool = True,
     title: str | None = None,
@@ -327,7 +336,7 @@ def prediction_plot(
         Intervals have mass ``1 - alpha``.
     interval : {"eti", "hdi"}
         Bayesian interval kind.
-    labels, model_names, title, path, formats
+    labels, language, model_names, title, path, formats
         As in :func:`coef_plot`.
     rug : bool
         Mark the observed values of ``x`` along the horizontal axis.
@@ -349,8 +358,9 @@ def prediction_plot(
     """
     import matplotlib.pyplot as plt
 
+    language = check_language(language)
     items = as_results(results, "prediction_plot")
-    names = legend_names(items, model_names)
+    names = legend_names(items, model_names, language)
     scales = {(prediction_scale(r), r.info.depvar) for r in items}
     if len(scales) > 1:
         raise SpecError(
@@ -359,9 +369,9 @@ def prediction_plot(
     if not 0 < alpha < 1 or points < 2:
         raise SpecError("prediction_plot: need 0 < alpha < 1 and points >= 2")
     bands = [predict_band(r, data, x, points, at, alpha, interval) for r in items]
-    names_map = load_labels(labels)
+    names_map = load_labels(labels, language)
     scale, depvar = next(iter(scales))
-    with figure_style():
+    with figure_style(language):
         fig, ax = plt.subplots(figsize=(5.5, 3.8))
         for i, (band, name) in enumerate(zip(bands, names, strict=True)):
             color = series_style(i)["color"]
@@ -371,12 +381,13 @@ def prediction_plot(
             ax.plot(band.x, band.fit, color=color, label=name)
         if rug:
             _rug(ax, data, x)
-        ax.set_xlabel(axis_label(x, names_map))
-        ax.set_ylabel(y_label(scale, depvar, names_map))
+        ax.set_xlabel(axis_label(x, names_map, language))
+        ax.set_ylabel(y_label(scale, depvar, names_map, language))
         ax.grid(axis="y")
         if scale == "probability":
             ax.set_ylim(bottom=0)
-        ax.legend(loc="best", title=f"{100 * (1 - alpha):g}% intervals")
+        unit = "区间" if language == "zh" else "intervals"
+        ax.legend(loc="best", title=f"{100 * (1 - alpha):g}% {unit}")
         if title:
             ax.set_title(title)
         fig.tight_layout()

@@ -8,6 +8,9 @@ Ito) with one marker per series, so that figures stay readable in greyscale prin
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -17,6 +20,7 @@ from sustain._atomic import atomic_path
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
 from sustain.tables.labels import term_label
+from sustain.tables.language import CODES_ZH, translate
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -26,6 +30,27 @@ ImageFormat: TypeAlias = Literal["png", "pdf"]
 PNG_DPI = 200
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 MARKERS = ("o", "s", "D", "^", "v", "P", "X")
+#: After the seven colours come round, the line style changes: 21 series (all 11 districts of
+#: Guangzhou and more) stay distinguishable, in colour and in greyscale.
+LINESTYLES = ("-", "--", ":")
+#: CJK fonts looked for, in order (DESIGN: "Output languages").
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK JP",
+    "Source Han Sans CN",
+)
+#: Folders searched for CJK font files that matplotlib's font cache does not know yet.
+_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts",
+              "/System/Library/Fonts", "/Library/Fonts", "C:/Windows/Fonts")  # fmt: skip
+_CJK_FILE = re.compile(r"(cjk|wqy|wenquanyi|simhei|msyh|pingfang|sourcehan)", re.IGNORECASE)
+_CJK_TEXT = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
 BAND_ALPHA = 0.2
 STYLE: dict[str, Any] = {
     "figure.dpi": 100,
@@ -62,10 +87,67 @@ AXIS_LABELS: dict[str, str] = {
 }
 
 
-def axis_label(variable: str, labels: Mapping[str, str]) -> str:
+@functools.cache
+def cjk_font() -> str | None:
+    """The first installed CJK font of :data:`CJK_FONTS`, or ``None``.
+
+    Fonts installed after matplotlib built its font cache are found by scanning the usual
+    font folders and registering their files.
+
+    Examples
+    --------
+    >>> cjk_font() in (*CJK_FONTS, None)
+    True
+    """
+    from matplotlib import font_manager
+
+    def installed() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((f for f in CJK_FONTS if f in names), None)
+
+    found = installed()
+    if found is not None:
+        return found
+    for folder in _FONT_DIRS:
+        root = Path(os.path.expanduser(folder))
+        if not root.is_dir():
+            continue
+        for path in root.rglob("*"):
+            if path.suffix.lower() in (".ttf", ".otf", ".ttc") and _CJK_FILE.search(path.name):
+                with contextlib.suppress(Exception):  # an unreadable font file is skipped
+                    font_manager.fontManager.addfont(str(path))
+    return installed()
+
+
+def group_label(group: str, language: str = "en") -> str:
+    """A group's name in a legend: a category code in words (Chinese with ``"zh"``).
+
+    Examples
+    --------
+    >>> group_label("single_source"), group_label("subdistrict", "zh"), group_label("海珠区")
+    ('single source', '街道（镇）', '海珠区')
+    """
+    if language == "zh" and group in CODES_ZH:
+        return CODES_ZH[group]
+    return group.replace("_", " ")
+
+
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds Chinese (CJK) characters.
+
+    Examples
+    --------
+    >>> has_cjk("海珠区"), has_cjk("Haizhu")
+    (True, False)
+    """
+    return bool(_CJK_TEXT.search(text))
+
+
+def axis_label(variable: str, labels: Mapping[str, str], language: str = "en") -> str:
     """Axis label with units: the built-in one for standard measures, else the table label.
 
-    Shares (``share_*``) get ``(0–1)`` appended.
+    Shares (``share_*``) get ``(0–1)`` appended. With ``language="zh"`` the built-in labels
+    are given in Chinese (``labels`` should then be the Chinese labels too).
 
     Examples
     --------
@@ -75,14 +157,41 @@ def axis_label(variable: str, labels: Mapping[str, str]) -> str:
     'Share single source (0–1)'
     """
     if variable in AXIS_LABELS:
-        return AXIS_LABELS[variable]
+        text = translate(AXIS_LABELS[variable], language)  # type: ignore[arg-type]
+        if language == "en" or text != AXIS_LABELS[variable]:
+            return text
     label = term_label(variable, labels)
     return f"{label} (0–1)" if variable.startswith("share_") else label
 
 
+def style_for(language: str = "en") -> dict[str, Any]:
+    """The rc parameters of sustain's figures: :data:`STYLE` with the fonts of ``language``.
+
+    An installed CJK font is always in the font list, after the Latin one, so that Chinese
+    district names in an English figure are drawn, not shown as empty boxes; for Chinese
+    figures it comes first.
+
+    Examples
+    --------
+    >>> style_for("en")["font.family"][0]
+    'DejaVu Sans'
+    """
+    cjk = cjk_font()
+    fonts = ["DejaVu Sans"]
+    if cjk is not None:
+        fonts = [cjk, *fonts] if language == "zh" else [*fonts, cjk]
+    return {**STYLE, "font.family": fonts, "axes.unicode_minus": cjk is None or language != "zh"}
+
+
 @contextlib.contextmanager
-def figure_style() -> Iterator[None]:
-    """Apply sustain's figure style inside the block.
+def figure_style(language: str = "en") -> Iterator[None]:
+    """Apply sustain's figure style (fonts of ``language``) inside the block.
+
+    Raises
+    ------
+    SpecError
+        When ``language="zh"`` and no CJK font is installed (``make install`` installs
+        Debian's fonts-noto-cjk; otherwise install one of :data:`CJK_FONTS`).
 
     Examples
     --------
@@ -93,8 +202,41 @@ def figure_style() -> Iterator[None]:
     """
     import matplotlib.pyplot as plt
 
-    with plt.rc_context(STYLE):  # type: ignore[arg-type]
+    if language == "zh" and cjk_font() is None:
+        raise SpecError(_NO_CJK_FONT)
+    with plt.rc_context(style_for(language)):  # type: ignore[arg-type]
         yield
+
+
+_NO_CJK_FONT = (
+    "Chinese text cannot be drawn: no CJK font is installed (looked for "
+    + ", ".join(CJK_FONTS)
+    + "). Install one, e.g. Debian's fonts-noto-cjk (`make install` does), and run again."
+)
+
+
+def check_glyphs(fig: Figure) -> None:
+    """Refuse to save a figure whose Chinese text would be drawn as empty boxes.
+
+    Raises
+    ------
+    SpecError
+        When a text of the figure holds CJK characters and no CJK font is installed.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> check_glyphs(fig)  # no Chinese text: nothing to check
+    >>> plt.close(fig)
+    """
+    if cjk_font() is not None:
+        return
+    from matplotlib.text import Text
+
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    if any(has_cjk(t) for t in texts):
+        raise SpecError(_NO_CJK_FONT)
 
 
 def save_figure(
@@ -117,6 +259,7 @@ def save_figure(
     ['coef.png', 'coef.pdf']
     >>> plt.close(fig)
     """
+    check_glyphs(fig)
     target = Path(path)
     if target.suffix.lower() in (".png", ".pdf"):
         target = target.with_suffix("")
@@ -154,11 +297,22 @@ def finish(
 
 
 def series_style(i: int) -> dict[str, Any]:
-    """Colour and marker of the ``i``-th series (model, group).
+    """Colour, marker and line style of the ``i``-th series (model, group).
+
+    Colours and markers cycle over seven; each cycle has its own line style, so up to 21
+    series differ (all eleven districts in one figure).
 
     Examples
     --------
     >>> series_style(0)
-    {'color': '#0072B2', 'marker': 'o'}
+    {'color': '#0072B2', 'marker': 'o', 'linestyle': '-'}
+    >>> series_style(8)
+    {'color': '#D55E00', 'marker': 'D', 'linestyle': '--'}
     """
-    return {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[i % len(MARKERS)]}
+    n = len(PALETTE)
+    cycle = i // n
+    return {
+        "color": PALETTE[i % n],
+        "marker": MARKERS[(i + cycle) % len(MARKERS)],
+        "linestyle": LINESTYLES[cycle % len(LINESTYLES)],
+    }

@@ -21,6 +21,7 @@ import pandas as pd
 
 from sustain._typing import PathLikeStr
 from sustain.data.dataset import Dataset
+from sustain.data.problems import left_out_lines
 from sustain.errors import FitError, SpecError
 from sustain.pipeline import manifest as mf
 from sustain.pipeline.kinds import MODEL_KINDS
@@ -143,6 +144,8 @@ def run_spec(
         data, inputs = load_data(spec)
         panel = make_panel(spec, data)
         frames = model_frames(spec, panel)
+    for line in left_out_lines(data.problems):
+        progress.say(line)
     with progress.step("checking models, tables and figures against the data"):
         check_spec(spec, panel, frames)
     folder = ResultsDir.create(spec.results)
@@ -160,7 +163,7 @@ def run_spec(
         seeds={"seed": spec.seed, "models": spec.model_seeds()},
         outputs=outputs,
         project=spec.base,
-        extra={"panel": panel_facts(panel), "diagnostics_ok": diag_ok},
+        extra={"data": data_facts(data), "panel": panel_facts(panel), "diagnostics_ok": diag_ok},
     )
     mf.write_manifest(folder, manifest)
     folder.remove_stale(previous, outputs)
@@ -225,6 +228,7 @@ def load_data(spec: Spec) -> tuple[Dataset, dict[str, Path]]:
     (400, 'builtin:example/agencies.csv')
     """
     from sustain.data.io import find_tables, read_dataset
+    from sustain.data.mapping import load_mapping
 
     if spec.builtin is not None:
         from sustain.datasets import example, example_path
@@ -237,8 +241,34 @@ def load_data(spec: Spec) -> tuple[Dataset, dict[str, Path]]:
         raise SpecError(f"data.path: {spec.data_path} is not a folder")
     data = read_dataset(spec.data_path, **spec.data_options)
     written = str(spec.raw["data"]["path"]).rstrip("/")
-    files = find_tables(spec.data_path)
-    return data, {f"{written}/{p.name}": p for p in files.values()}
+    mapping = spec.data_options.get("mapping")
+    files = find_tables(spec.data_path, load_mapping(mapping) if mapping else None)
+    inputs = {f"{written}/{p.name}": p for p in files.values()}
+    if mapping is not None:
+        inputs[str(spec.raw["data"]["mapping"])] = Path(mapping)
+    return data, inputs
+
+
+def data_facts(data: Dataset) -> dict[str, Any]:
+    """What reading the data did, for the manifest: notes, errors and rows left out.
+
+    Examples
+    --------
+    >>> import sustain
+    >>> data_facts(sustain.datasets.example())["observed_until"]
+    2023
+    """
+    from sustain.data.problems import dropped_summary
+
+    severity = data.problems["severity"].value_counts()
+    return {
+        "observed_until": data.observed_until,
+        "problems": {str(k): int(v) for k, v in sorted(severity.items())},
+        "left_out": [
+            {"file": str(r["file"]), "reason": str(r["rule"]), "rows": int(r["rows"])}
+            for r in dropped_summary(data.problems).to_dict("records")
+        ],
+    }
 
 
 def make_panel(spec: Spec, data: Dataset) -> pd.DataFrame:

@@ -48,7 +48,13 @@ from sustain.pipeline.signatures import check_keys, check_options, check_value, 
 #: Top-level sections of a spec.
 SECTIONS = ("run", "data", "panel", "sample", "models", "tables", "figures", "diagnostics")
 RUN_KEYS: dict[str, Any] = {"name": str, "description": str, "results": str, "seed": int}
-DATA_KEYS: dict[str, Any] = {"path": str, "builtin": str, "errors": Errors, "encoding": str}
+DATA_KEYS: dict[str, Any] = {
+    "path": str,
+    "builtin": str,
+    "errors": Errors,
+    "encoding": str,
+    "mapping": str,
+}
 PANEL_KEYS: dict[str, Any] = {
     "lags": str | list[str] | dict[str, int | list[int]],
     "first_year": int,
@@ -278,7 +284,7 @@ def parse_spec(
         results=results,
         data_path=data_path,
         builtin=builtin,
-        data_options={k: v for k, v in data.items() if k in ("errors", "encoding")},
+        data_options=_data_options(data, base_dir),
         panel=_panel(raw),
         sample=_filters(raw.get("sample", [])),
         models=models,
@@ -297,6 +303,21 @@ def _section(raw: Mapping[str, Any], key: str, schema: Mapping[str, Any]) -> dic
         raise SpecError(f"[{key}] must be a table (section), got {type(value).__name__}")
     check_options(value, schema, key)
     return dict(value)
+
+
+def _data_options(data: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """Options of ``read_dataset``; a mapping file is resolved and checked now, before any
+    data are read."""
+    from sustain.data.mapping import load_mapping
+
+    options = {k: v for k, v in data.items() if k in ("errors", "encoding")}
+    if "mapping" in data:
+        if "builtin" in data:
+            raise SpecError("data.mapping applies to data.path, not to a built-in data set")
+        path = base / str(data["mapping"])
+        load_mapping(path)  # raises SpecError naming the file and the problem
+        options["mapping"] = path
+    return options
 
 
 def _data_source(data: Mapping[str, Any], base: Path) -> tuple[Path | None, str | None]:

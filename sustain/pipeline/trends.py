@@ -14,8 +14,9 @@ import pandas as pd
 
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
-from sustain.figures.style import axis_label, figure_style, finish, series_style
+from sustain.figures.style import axis_label, figure_style, finish, group_label, series_style
 from sustain.tables.labels import LabelSource, load_labels, term_label
+from sustain.tables.language import Language, check_language
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -135,6 +136,7 @@ def trend_plot(
     *,
     time: str = "year",
     labels: LabelSource = None,
+    language: Language = "en",
     title: str | None = None,
     path: PathLikeStr | None = None,
     formats: Sequence[Literal["png", "pdf"]] = ("png", "pdf"),
@@ -152,12 +154,14 @@ def trend_plot(
     """
     import matplotlib.pyplot as plt
 
+    language = check_language(language)
     frame = trend_frame(panel, columns, by, time)
-    names = load_labels(labels)
+    names = load_labels(labels, language)
     groups = sorted(frame["group"].unique())
     ncols = 2 if len(columns) == 4 else min(len(columns), 3)
     nrows = -(-len(columns) // ncols)
-    with figure_style():
+    legend_cols = min(len(groups), 4 * ncols)
+    with figure_style(language):
         fig, axes = plt.subplots(
             nrows, ncols, figsize=(3.0 * ncols + 0.6, 2.6 * nrows + 0.4), squeeze=False
         )
@@ -168,11 +172,11 @@ def trend_plot(
                 ax.plot(
                     rows["year"],
                     rows["mean"],
-                    label=group.replace("_", " "),
+                    label=group_label(group, language),
                     markersize=3,
                     **series_style(i),
                 )
-            ax.set_title(axis_label(name, names), fontsize=9)
+            ax.set_title(axis_label(name, names, language), fontsize=9)
             ax.set_xlabel(term_label(time, names))
         for ax in axes.ravel()[len(columns) :]:
             ax.set_visible(False)
@@ -182,11 +186,12 @@ def trend_plot(
             handles,
             legend_labels,
             loc="lower center",
-            ncol=len(groups),
+            ncol=legend_cols,
             title=legend_title,
             bbox_to_anchor=(0.5, 0.0),
         )
         if title:
             fig.suptitle(title)
-        fig.tight_layout(rect=(0, 0.12 / nrows, 1, 1))
+        legend_rows = -(-len(groups) // legend_cols)
+        fig.tight_layout(rect=(0, (0.08 + 0.05 * legend_rows) / nrows, 1, 1))
     return finish(fig, path, formats)

@@ -20,12 +20,18 @@ from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
 from sustain.options import TableFormat
 from sustain.tables.labels import LabelSource, load_labels, term_label
+from sustain.tables.language import Language, check_language, translate_table
 from sustain.tables.model_columns import format_number, significance_stars
 from sustain.tables.output import RenderOptions, render
 from sustain.tables.table import Cell, HeaderRow, Row, Section, Table
 
 DESCRIBE_COLUMNS = ["n", "mean", "sd", "min", "max", "missing_pct"]
 _DESCRIBE_HEADER = ("N", "Mean", "SD", "Min", "Max", "Missing (%)")
+_DESCRIBE_NOTE = {
+    "en": "N: non-missing values; SD: standard deviation; Missing: percentage of rows without "
+    "a value.",
+    "zh": "观测值为非缺失值个数；缺失（%）为无取值的行所占百分比。",
+}
 Method = Literal["pearson", "spearman"]
 
 
@@ -134,6 +140,7 @@ def describe(
     latex_label: str | None = None,
     environment: str | None = "table",
     standalone: bool = False,
+    language: Language = "en",
 ) -> pd.DataFrame | str:
     """Descriptive statistics of panel variables: N, mean, SD, min, max, share missing.
 
@@ -155,6 +162,8 @@ def describe(
         Decimal places of mean, SD, min and max.
     notes, caption, latex_label, environment, standalone
         As in :func:`regression_table`.
+    language : {"en", "zh"}
+        Language of the fixed text and of the default labels (as in :func:`regression_table`).
 
     Returns
     -------
@@ -175,20 +184,19 @@ def describe(
         return numbers
     if not isinstance(digits, int) or digits < 0:
         raise SpecError(f"digits={digits!r} must be a non-negative integer")
-    names = load_labels(labels)
+    language = check_language(language)
+    names = load_labels(labels, language)
     extra = [notes] if isinstance(notes, str) else list(notes or [])
     table = Table(
         header=(HeaderRow(tuple(Cell(h) for h in _DESCRIBE_HEADER)),),
         sections=describe_table(numbers, by, names, digits),
-        notes=(
-            "N: non-missing values; SD: standard deviation; Missing: percentage of rows "
-            "without a value.",
-            *extra,
-        ),
+        notes=(_DESCRIBE_NOTE[language], *extra),
         caption=caption,
         stub="Variable",
     )
-    return render(table, format, path, RenderOptions(standalone, environment, latex_label))
+    table = translate_table(table, language, keep=list(names.values()))
+    options = RenderOptions(standalone, environment, latex_label, language)
+    return render(table, format, path, options)
 
 
 def correlation_numbers(
@@ -241,8 +249,19 @@ def correlation_sections(
     return (Section(None, tuple(rows)),)
 
 
-def _correlation_notes(method: str, n: pd.DataFrame, stars: Sequence[float]) -> list[str]:
+def _correlation_notes(
+    method: str, n: pd.DataFrame, stars: Sequence[float], language: Language = "en"
+) -> list[str]:
     off = n.to_numpy()[~np.eye(len(n), dtype=bool)]
+    if language == "zh":
+        span = f"{off.min():,}" if off.min() == off.max() else f"{off.min():,}–{off.max():,}"
+        name = "Pearson" if method == "pearson" else "Spearman"
+        notes = [f"成对删除缺失值的 {name} 相关系数；观测值 = {span}。"]
+        if stars:
+            notes.append(
+                "，".join(f"{'*' * (i + 1)} p < {t:g}" for i, t in enumerate(stars)) + "。"
+            )
+        return notes
     span = f"{off.min():,}" if off.min() == off.max() else f"{off.min():,} to {off.max():,}"
     notes = [f"Pairwise-complete {method.capitalize()} correlations; N = {span}."]
     if stars:
@@ -265,6 +284,7 @@ def correlation_table(
     latex_label: str | None = None,
     environment: str | None = "table",
     standalone: bool = False,
+    language: Language = "en",
 ) -> pd.DataFrame | str:
     """Correlation matrix of panel variables (lower triangle), in any table format.
 
@@ -279,7 +299,7 @@ def correlation_table(
     method : {"pearson", "spearman"}
     stars : sequence of float
         P-value thresholds for stars on the correlations (default none).
-    labels, digits, notes, caption, latex_label, environment, standalone
+    labels, digits, notes, caption, latex_label, environment, standalone, language
         As in :func:`describe`.
 
     Returns
@@ -300,13 +320,15 @@ def correlation_table(
     r, p, n = correlation_numbers(panel, columns, method)
     if format is None:
         return r
+    language = check_language(language)
     thresholds = tuple(sorted((float(s) for s in stars), reverse=True))
-    names = load_labels(labels)
+    names = load_labels(labels, language)
     extra = [notes] if isinstance(notes, str) else list(notes or [])
     table = Table(
         header=(HeaderRow(tuple(Cell(f"({k})") for k in range(1, len(r) + 1))),),
         sections=correlation_sections(r, p, names, digits, thresholds),
-        notes=(*_correlation_notes(method, n, thresholds), *extra),
+        notes=(*_correlation_notes(method, n, thresholds, language), *extra),
         caption=caption,
     )
-    return render(table, format, path, RenderOptions(standalone, environment, latex_label))
+    options = RenderOptions(standalone, environment, latex_label, language)
+    return render(table, format, path, options)

@@ -60,19 +60,66 @@ DEFAULT_LABELS: dict[str, str] = {
     "share_subdistrict": "Share street-office funding",
 }
 
+#: Chinese labels used when no codebook is found (the codebook's ``label_zh`` column wins).
+DEFAULT_LABELS_ZH: dict[str, str] = {
+    "agency_id": "机构",
+    "year": "年份",
+    "district": "所在区",
+    "founded": "成立年份",
+    "closed": "注销年份",
+    "origin": "机构背景",
+    "name": "机构名称",
+    "tier": "购买层级",
+    "contract_type": "采购方式",
+    "service": "服务类型",
+    "exit_reason": "退出方式",
+    "revenue_gov": "政府购买收入（元）",
+    "revenue_nongov": "非政府收入（元）",
+    "revenue_total": "总收入（元）",
+    "gov_share": "政府资金占比",
+    "n_funders": "资助方数量",
+    "n_contracts": "合同数量",
+    "hhi": "资金集中度（HHI）",
+    "hhi_norm": "标准化 HHI",
+    "entropy": "资金来源熵",
+    "top_share": "最大资助方占比",
+    "main_tier": "主要购买层级",
+    "quality": "服务质量（评估得分）",
+    "log_revenue": "总收入对数",
+    "age": "机构年龄（年）",
+    "exit": "退出",
+    "left_truncated": "左截断",
+    "entry_age": "进入时年龄（年）",
+    "share_open_tender": "公开招标占比",
+    "share_invited_tender": "邀请招标占比",
+    "share_competitive_negotiation": "竞争性谈判占比",
+    "share_competitive_consultation": "竞争性磋商占比",
+    "share_request_for_quotation": "询价占比",
+    "share_single_source": "单一来源占比",
+    "share_directed_commission": "定向委托占比",
+    "share_municipal": "市级资金占比",
+    "share_district": "区级资金占比",
+    "share_subdistrict": "街道（镇）资金占比",
+}
+#: Codebook column of each label language.
+LABEL_COLUMNS = {"en": "label", "zh": "label_zh"}
+
 _SECTION = re.compile(r"^#{1,6}\s*variable labels\s*#*\s*$", re.IGNORECASE)
 _HEADING = re.compile(r"^#{1,6}\s")
 
 
-def load_labels(source: LabelSource = None) -> dict[str, str]:
+def load_labels(source: LabelSource = None, language: str = "en") -> dict[str, str]:
     """Variable labels: built-in defaults, overlaid by a codebook or a user mapping.
 
     Parameters
     ----------
-    source : mapping, path or None
-        ``None`` reads the bundled example codebook when it is available; a path names a
+    source : mapping, path, "en", "zh" or None
+        ``None`` reads the bundled example codebook when it is available; ``"en"`` or
+        ``"zh"`` does the same in that language (overriding ``language``); a path names a
         codebook file (Markdown) or a data folder holding ``README.md``; a mapping
         ``{variable: label}`` is laid over the defaults and the bundled codebook.
+    language : {"en", "zh"}
+        Language of the defaults and of the codebook column read (``label`` or ``label_zh``).
 
     Returns
     -------
@@ -89,12 +136,18 @@ def load_labels(source: LabelSource = None) -> dict[str, str]:
     >>> labels = load_labels({"hhi": "Concentration"})
     >>> labels["hhi"], labels["gov_share"]
     ('Concentration', 'Government share of revenue')
+    >>> load_labels("zh")["hhi"]
+    '资金集中度（HHI）'
     """
-    labels = dict(DEFAULT_LABELS)
+    if isinstance(source, str) and source in LABEL_COLUMNS:
+        language, source = source, None
+    if language not in LABEL_COLUMNS:
+        raise SpecError(f"language={language!r} is not one of 'en', 'zh'")
+    labels = dict(DEFAULT_LABELS_ZH if language == "zh" else DEFAULT_LABELS)
     if source is None or isinstance(source, Mapping):
         text = _bundled_codebook()
         if text is not None:
-            labels.update(parse_codebook(text))
+            labels.update(parse_codebook(text, language))
         if isinstance(source, Mapping):
             labels.update({str(k): str(v) for k, v in source.items()})
         return labels
@@ -103,10 +156,12 @@ def load_labels(source: LabelSource = None) -> dict[str, str]:
         path = path / "README.md"
     if not path.is_file():
         raise SpecError(f"labels: codebook {str(source)!r} does not exist")
-    parsed = parse_codebook(path.read_text(encoding="utf-8"))
+    parsed = parse_codebook(path.read_text(encoding="utf-8"), language)
     if not parsed:
         warnings.warn(
-            f"labels: {path.name} has no '## Variable labels' table; using default labels",
+            f"labels: {path.name} has no '## Variable labels' table"
+            + (" with a label_zh column" if language == "zh" else "")
+            + "; using default labels",
             stacklevel=2,
         )
     labels.update(parsed)
@@ -123,30 +178,31 @@ def _bundled_codebook() -> str | None:
     return None
 
 
-def parse_codebook(text: str) -> dict[str, str]:
+def parse_codebook(text: str, language: str = "en") -> dict[str, str]:
     """Parse the ``## Variable labels`` Markdown table of a codebook into ``{variable: label}``.
 
-    The table's first two columns are the variable name (backticks allowed) and its label;
-    further columns (description, units) are ignored. A codebook without that section gives
-    an empty mapping.
+    The table's first column is the variable name (backticks allowed); the label is the
+    column headed ``label`` (``label_zh`` for Chinese), else the second column. Further
+    columns (description, units) are ignored. A codebook without that section, or without a
+    ``label_zh`` column when Chinese is asked for, gives an empty mapping.
 
     Examples
     --------
     >>> doc = '''# Codebook
     ... ## Variable labels
-    ... | variable | label | description |
-    ... |---|---|---|
-    ... | `hhi` | Funding concentration | sum of squared shares |
+    ... | variable | label | label_zh | description |
+    ... |---|---|---|---|
+    ... | `hhi` | Funding concentration | 资金集中度 | sum of squared shares |
     ... '''
-    >>> parse_codebook(doc)
-    {'hhi': 'Funding concentration'}
+    >>> parse_codebook(doc), parse_codebook(doc, "zh")
+    ({'hhi': 'Funding concentration'}, {'hhi': '资金集中度'})
     """
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if _SECTION.match(line.strip())), None)
     if start is None:
         return {}
     labels: dict[str, str] = {}
-    header_seen = False
+    column: int | None = None
     for line in lines[start + 1 :]:
         stripped = line.strip()
         if _HEADING.match(stripped):
@@ -156,13 +212,20 @@ def parse_codebook(text: str) -> dict[str, str]:
                 break
             continue
         cells = [c.strip().strip("`").strip() for c in stripped.strip("|").split("|")]
-        if not header_seen:
-            header_seen = True
+        if column is None:
+            names = [c.lower() for c in cells]
+            wanted = LABEL_COLUMNS.get(language, "label")
+            if wanted in names:
+                column = names.index(wanted)
+            elif language == "zh":
+                return {}
+            else:
+                column = 1
             continue
-        if len(cells) < 2 or set(cells[0]) <= set("-: "):
+        if len(cells) <= column or set(cells[0]) <= set("-: "):
             continue
-        if cells[0] and cells[1]:
-            labels[cells[0]] = cells[1]
+        if cells[0] and cells[column]:
+            labels[cells[0]] = cells[column]
     return labels
 
 

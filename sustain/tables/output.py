@@ -34,11 +34,14 @@ class RenderOptions:
         LaTeX float environment (``None``: bare threeparttable).
     latex_label : str or None
         LaTeX ``\\label`` key.
+    language : {"en", "zh"}
+        HTML ``lang``; LaTeX standalone documents load ctex (XeLaTeX) for Chinese.
     """
 
     standalone: bool = False
     environment: str | None = "table"
     latex_label: str | None = None
+    language: str = "en"
 
 
 class RenderedTable(str):
@@ -106,11 +109,13 @@ def render(
     opts = options or RenderOptions()
     if format == "docx":
         assert path is not None  # checked by check_format
-        return str(_atomic.write_bytes(path, render_docx(table)))
+        return str(_atomic.write_bytes(path, render_docx(table, opts.language)))
     if format == "latex":
-        text = render_latex(table, opts.environment, opts.latex_label, opts.standalone)
+        text = render_latex(
+            table, opts.environment, opts.latex_label, opts.standalone, opts.language
+        )
     elif format == "html":
-        text = render_html(table, opts.standalone)
+        text = render_html(table, opts.standalone, opts.language)
     elif format == "markdown":
         text = render_markdown(table)
     else:

@@ -24,7 +24,8 @@ from typing import Any
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
 from sustain.options import IntervalKind, TableFormat
-from sustain.tables.labels import LabelSource, load_labels
+from sustain.tables.labels import LabelSource, load_labels, term_label
+from sustain.tables.language import Language, check_language, translate_table
 from sustain.tables.layout import (
     DEFAULT_STATS,
     LayoutOptions,
@@ -104,7 +105,12 @@ def column_options(
     )
 
 
-def table_notes(columns: Sequence[ModelColumn], options: ColumnOptions) -> list[str]:
+def table_notes(
+    columns: Sequence[ModelColumn],
+    options: ColumnOptions,
+    language: Language = "en",
+    labels: Mapping[str, str] | None = None,
+) -> list[str]:
     """The automatic notes: what is in parentheses, star thresholds, Bayesian intervals.
 
     Examples
@@ -113,7 +119,11 @@ def table_notes(columns: Sequence[ModelColumn], options: ColumnOptions) -> list[
     >>> col = ModelColumn("FE", "y", "frequentist", "Coef.", {}, (), (), "", {}, 10, {})
     >>> table_notes([col], ColumnOptions())
     ['Standard errors in parentheses.', '* p < 0.1, ** p < 0.05, *** p < 0.01.']
+    >>> table_notes([col], ColumnOptions(), "zh")
+    ['括号内为标准误。', '* p < 0.1，** p < 0.05，*** p < 0.01。']
     """
+    if language == "zh":
+        return _notes_zh(columns, options, labels or {})
     pct = f"{100 * (1 - options.alpha):g}%"
     frequentist = [c for c in columns if c.inference != "bayesian"]
     notes = []
@@ -152,6 +162,54 @@ def table_notes(columns: Sequence[ModelColumn], options: ColumnOptions) -> list[
     return notes
 
 
+def _notes_zh(
+    columns: Sequence[ModelColumn], options: ColumnOptions, labels: Mapping[str, str]
+) -> list[str]:
+    """The automatic notes in Chinese, in the wording of Chinese-language journals."""
+    pct = f"{100 * (1 - options.alpha):g}%"
+    frequentist = [c for c in columns if c.inference != "bayesian"]
+    notes = []
+    if frequentist:
+        z = {c.z_statistic for c in frequentist}
+        stat = "z" if z == {True} else "t" if z == {False} else "t/z"
+        covs = {(c.cov_type, c.cluster) for c in frequentist}
+        se = "标准误"
+        if len(covs) == 1:
+            cov_type, cluster = next(iter(covs))
+            if cluster:
+                by = "、".join(term_label(c, labels) for c in cluster)
+                se = f"以{by}聚类的稳健标准误"
+            elif cov_type == "robust":
+                se = "稳健标准误"
+            elif cov_type == "driscoll_kraay":
+                se = "Driscoll-Kraay 标准误"
+        ratio = any(c.scale not in ("Coef.", "Mean") for c in frequentist)
+        notes.append(
+            {
+                "se": f"括号内为{se}" + (f"（比值的方括号内为 {pct} 置信区间）" if ratio else ""),
+                "t": f"括号内为 {stat} 统计量",
+                "ci": f"方括号内为 {pct} 置信区间",
+            }[options.statistic]
+            + "。"
+        )
+        if options.stars:
+            stars = "，".join(f"{'*' * (i + 1)} p < {t:g}" for i, t in enumerate(options.stars))
+            notes.append(stars + "。")
+    if any(c.inference == "bayesian" for c in columns):
+        kind = "等尾" if options.interval == "eti" else "最高密度"
+        notes.append(f"贝叶斯模型报告后验均值，方括号内为 {pct} {kind}可信区间，不标注显著性星号。")
+    scales = sorted({c.scale for c in columns} - {"Coef.", "Mean"})
+    if scales:
+        names = {"HR": "风险比", "OR": "优势比"}
+        spelled = "；".join(f"{s}：{names.get(s, '指数化系数')}" for s in scales)
+        notes.append(f"{spelled}（区间由对数尺度取指数得到）。")
+    if any(c.problems for c in columns):
+        notes.append(
+            "† 未通过收敛诊断（R-hat > 1.01、bulk ESS < 400 或存在发散转移），请谨慎解读。"
+        )
+    return notes
+
+
 def _warn_failures(columns: Sequence[ModelColumn]) -> None:
     for i, column in enumerate(columns, 1):
         if column.problems:
@@ -173,13 +231,14 @@ def _layout_options(
     model_names: Sequence[str] | None,
     stats: Sequence[str] | None,
     n_models: int,
+    language: Language = "en",
 ) -> LayoutOptions:
     if model_names is not None and len(model_names) != n_models:
         raise SpecError(f"model_names has {len(model_names)} entries for {n_models} models")
     if not isinstance(blocks, bool | Mapping):
         raise SpecError("blocks must be True, False or a mapping {title: [variables or terms]}")
     return LayoutOptions(
-        labels=load_labels(labels),
+        labels=load_labels(labels, language),
         rename=dict(rename or {}),
         order=tuple(order or ()),
         keep=tuple(keep or ()),
@@ -217,6 +276,7 @@ def regression_table(
     latex_label: str | None = None,
     environment: str | None = "table",
     standalone: bool = False,
+    language: Language = "en",
 ) -> str:
     """Several fitted models side by side in one publication table.
 
@@ -227,8 +287,9 @@ def regression_table(
     format : {"latex", "markdown", "html", "csv", "docx"}
     path : path, optional
         Also write the table there (atomically); required for ``"docx"``.
-    labels : mapping or path, optional
-        Variable labels; default: built-in labels overlaid with the example codebook.
+    labels : mapping, path, "en" or "zh", optional
+        Variable labels; default: built-in labels overlaid with the example codebook, in the
+        table's language (``"zh"``: the codebook's Chinese labels).
     rename : mapping, optional
         ``{term: label}`` for individual terms (wins over ``labels``).
     order, keep, drop : sequence of str, optional
@@ -262,7 +323,12 @@ def regression_table(
         Caption (all formats); LaTeX ``\\label`` and float environment (``None``: bare
         threeparttable).
     standalone : bool
-        LaTeX: a complete document; HTML: a complete page.
+        LaTeX: a complete document (with ``language="zh"``, for XeLaTeX with xeCJK); HTML: a
+        complete page.
+    language : {"en", "zh"}
+        Language of the fixed text (观测值, 机构固定效应, notes such as
+        括号内为以机构聚类的稳健标准误) and of the default variable labels. HTML carries the
+        matching ``lang``; Word sets the East Asian font.
 
     Returns
     -------
@@ -307,19 +373,24 @@ def regression_table(
     \\* p \\< 0.1, \\*\\* p \\< 0.05, \\*\\*\\* p \\< 0.01.
     """
     check_format(format, path)
+    language = check_language(language)
     items = _check_results(results)
     col_opts = column_options(statistic, stars, alpha, interval, digits, show_duration)
     lay_opts = _layout_options(
-        labels, rename, order, keep, drop, blocks, model_names, stats, len(items)
+        labels, rename, order, keep, drop, blocks, model_names, stats, len(items), language
     )
     flags = _exponentiate_flags(items, exponentiate)
     columns = [build_column(r, col_opts, f) for r, f in zip(items, flags, strict=True)]
     _warn_failures(columns)
     extra = [notes] if isinstance(notes, str) else list(notes or [])
+    auto = table_notes(columns, col_opts, language, lay_opts.labels) if default_notes else []
     table = Table(
         header=header_rows(columns, lay_opts),
         sections=(*coefficient_sections(columns, lay_opts), stat_section(columns, lay_opts)),
-        notes=tuple((table_notes(columns, col_opts) if default_notes else []) + extra),
+        notes=tuple(auto + extra),
         caption=caption,
     )
-    return render(table, format, path, RenderOptions(standalone, environment, latex_label))
+    user_text = [*(model_names or ()), *(rename or {}).values()]
+    table = translate_table(table, language, keep=user_text)
+    options = RenderOptions(standalone, environment, latex_label, language)
+    return render(table, format, path, options)

@@ -16,6 +16,9 @@ from typing import Any
 from sustain.tables.table import Cell, Table
 
 FONT = "Times New Roman"
+#: East Asian font: 宋体 (SimSun), the body face of Chinese journals; Word falls back to the
+#: system's Song typeface where SimSun is absent.
+EAST_ASIAN_FONT = "SimSun"
 FONT_SIZE_PT = 10
 NOTE_SIZE_PT = 9
 _THICK, _THIN, _HAIR = 12, 6, 4  # border widths in eighths of a point
@@ -100,7 +103,7 @@ def _fixed_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def render_docx(table: Table) -> bytes:
+def render_docx(table: Table, language: str = "en") -> bytes:
     """Render a table as the bytes of a Word document (``.docx``).
 
     Examples
@@ -113,12 +116,22 @@ def render_docx(table: Table) -> bytes:
     ['x', '0.5*']
     """
     from docx import Document
+    from docx.oxml.ns import qn
     from docx.shared import Pt
 
     document = Document()
     normal = document.styles["Normal"]
     normal.font.name = FONT
     normal.font.size = Pt(FONT_SIZE_PT)
+    fonts = normal.element.get_or_add_rPr().get_or_add_rFonts()
+    fonts.set(qn("w:eastAsia"), EAST_ASIAN_FONT)  # Chinese labels and district names
+    if language == "zh":
+        from docx.oxml import OxmlElement
+
+        lang = OxmlElement("w:lang")
+        lang.set(qn("w:val"), "en-US")
+        lang.set(qn("w:eastAsia"), "zh-CN")
+        normal.element.get_or_add_rPr().append(lang)
     if table.caption:
         document.add_paragraph().add_run(table.caption).bold = True
     nrows = len(table.header) + sum(len(s.rows) + (1 if s.title else 0) for s in table.sections)

@@ -72,7 +72,11 @@ def _section(section: Section, ncols: int) -> list[str]:
     return lines
 
 
-def render_html(table: Table, standalone: bool = False) -> str:
+#: The ``lang`` attribute of each output language.
+HTML_LANG = {"en": "en", "zh": "zh-CN"}
+
+
+def render_html(table: Table, standalone: bool = False, language: str = "en") -> str:
     """Render a table as an HTML fragment (with its stylesheet) or a standalone page.
 
     Examples
@@ -84,8 +88,11 @@ def render_html(table: Table, standalone: bool = False) -> str:
     (True, True)
     """
     n = table.ncols
+    lang = HTML_LANG.get(language, language)
     lines = [
-        '<div class="sustain-table-wrap">',
+        '<div class="sustain-table-wrap">'
+        if language == "en"
+        else f'<div class="sustain-table-wrap" lang="{lang}">',
         f"<style>\n{STYLE}</style>",
         '<table class="sustain-table">',
     ]
@@ -105,6 +112,6 @@ def render_html(table: Table, standalone: bool = False) -> str:
         return fragment
     title = _text(table.caption or "Table")
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{title}</title>\n</head>\n<body>\n{fragment}</body>\n</html>\n"
     )

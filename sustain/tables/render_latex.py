@@ -51,6 +51,12 @@ STANDALONE_PREAMBLE = (
     "\\usepackage{threeparttable}\n"
     "\\begin{document}\n"
 )
+# Chinese text: ctex picks the platform's CJK fonts (Fandol from TeX Live on Linux); compile
+# with XeLaTeX. The TeX set-up of the project installs texlive-xetex and texlive-lang-chinese.
+STANDALONE_PREAMBLE_ZH = STANDALONE_PREAMBLE.replace(
+    "\\usepackage{booktabs}",
+    "% compile with xelatex\n\\usepackage[UTF8]{ctex}\n\\usepackage{booktabs}",
+)
 
 
 def escape_latex(text: str) -> str:
@@ -122,6 +128,7 @@ def render_latex(
     environment: str | None = "table",
     label: str | None = None,
     standalone: bool = False,
+    language: str = "en",
 ) -> str:
     r"""Render a table as LaTeX (booktabs + threeparttable).
 
@@ -137,6 +144,9 @@ def render_latex(
     standalone : bool
         Return a complete document, cropped to the table (``standalone`` class; the float
         environment is left out), that compiles on its own into a one-table PDF.
+    language : {"en", "zh"}
+        ``"zh"``: the standalone document loads ``ctex`` and is compiled with XeLaTeX; a
+        fragment needs ``\usepackage{ctex}`` (or xeCJK) in the user's preamble.
 
     Examples
     --------
@@ -174,4 +184,7 @@ def render_latex(
     if environment and not standalone:
         body = [f"\\begin{{{environment}}}[htbp]", r"\centering", *body, f"\\end{{{environment}}}"]
     text = "\n".join(body) + "\n"
-    return STANDALONE_PREAMBLE + text + "\\end{document}\n" if standalone else text
+    if not standalone:
+        return text
+    preamble = STANDALONE_PREAMBLE_ZH if language == "zh" else STANDALONE_PREAMBLE
+    return preamble + text + "\\end{document}\n"
