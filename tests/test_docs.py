@@ -55,7 +55,7 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     ):
         assert f'id="{name}"' in api, name
     codebook = (site / "codebook" / "index.html").read_text(encoding="utf-8")
-    assert "agencies.csv" in codebook  # the codebook is included from data/example/README.md
+    assert "agencies.csv" in codebook and "资金集中度（HHI）" in codebook
 
 
 def test_every_page_is_in_the_nav() -> None:
@@ -74,6 +74,7 @@ def test_required_pages_exist() -> None:
         "tutorial.md",
         "data.md",
         "codebook.md",
+        "own-data.md",
         "measures.md",
         "models/fe.md",
         "models/survival.md",

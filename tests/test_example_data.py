@@ -12,11 +12,11 @@ import statsmodels.api as sm
 from linearmodels import PanelOLS
 
 import sustain
-from sustain.figures.style import has_cjk
 from sustain import datasets
 from sustain.data.dataset import AGENCY_COLUMNS, CONTRACT_COLUMNS, REVENUE_COLUMNS
 from sustain.data.measures import MEASURE_COLUMNS
 from sustain.datasets.__main__ import main as regenerate
+from sustain.figures.style import has_cjk
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "data" / "example"
@@ -188,3 +188,14 @@ def test_packaged_codebook_equals_repository_codebook():
     packaged = Path(sustain.datasets.__file__).parent / "example" / "README.md"
     repository = Path(__file__).resolve().parents[1] / "data" / "example" / "README.md"
     assert packaged.read_bytes() == repository.read_bytes()
+
+
+def test_codebook_page_is_the_codebook_in_plain_markdown():
+    """docs/codebook.md is a copy, not an include, so it reads as Markdown outside mkdocs too
+    (GitHub, an editor); refresh it with `cp data/example/README.md docs/codebook.md`."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "docs" / "codebook.md").read_bytes()
+    assert page == (root / "data" / "example" / "README.md").read_bytes()
+    assert b"--8<--" not in page

@@ -278,7 +278,7 @@ def apply_mapping(raw: RawTable, name: str, table_map: TableMapping) -> RawTable
     (['amount', 'x'], {'amount': '金额（万元）'}, 10000.0)
     """
     headers = [str(c) for c in raw.frame.columns]
-    by_key = {}
+    by_key: dict[str, str] = {}
     for h in headers:
         by_key.setdefault(header_key(h), h)
     renames: dict[str, str] = {}

@@ -103,7 +103,7 @@ def hausman(fe: FrequentistResults, re: FrequentistResults) -> HausmanResult:
     d = (fe.params[list(terms)] - re.params[list(terms)]).to_numpy()
     v = (fe.cov.loc[terms, terms] - re.cov.loc[terms, terms]).to_numpy()
     eig = np.linalg.eigvalsh(v)
-    positive = eig.min() > HAUSMAN_EIGEN_TOLERANCE * max(abs(eig).max(), 1e-300)
+    positive = eig.min() > HAUSMAN_EIGEN_TOLERANCE * max(float(np.abs(eig).max()), 1e-300)
     notes: list[str] = []
     if positive:
         statistic, df = float(d @ np.linalg.solve(v, d)), len(terms)
