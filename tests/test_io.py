@@ -157,23 +157,27 @@ def test_undecodable_file_asks_for_an_encoding(tmp_path):
     with pytest.raises(DataError) as info:
         detect_encoding(path)
     assert info.value.problems.loc[0, "rule"] == (
-        "text is neither UTF-8 nor GB18030 (first bad byte at offset 20); "
-        "pass encoding=, e.g. encoding='big5'"
+        "text is not UTF-8 (first bad byte at offset 20) and no other encoding is clearly "
+        "right (decodes as: none); pass encoding=, e.g. encoding='gb18030', encoding='big5' "
+        "or encoding='cp1252'"
     )
-    assert "agencies.csv: text is neither UTF-8 nor GB18030" in str(info.value)
+    assert "agencies.csv: text is not UTF-8" in str(info.value)
 
 
 def test_encoding_override_reads_big5(tmp_path):
-    """Big5 (Taiwan, Hong Kong) bytes also decode as GB18030, wrongly: encoding= fixes that."""
+    """Big5 (Taiwan, Hong Kong) bytes also decode as GB18030, into nonsense: detection tells
+    them apart by which characters are common, and encoding= still works."""
     data = valid_dataset()
     agencies = data.agencies.assign(district=["Yuexiu", "Tianhe", "Haizhu"])
     agencies["name"] = ["臺北社工", "香港社會服務", "澳門社工"]
     contracts = data.contracts.assign(funder=["Bureau", "Bureau", "Street", "City"])
     agencies.to_csv(tmp_path / "agencies.csv", index=False, encoding="big5")
     contracts.to_csv(tmp_path / "contracts.csv", index=False, encoding="big5")
-    assert detect_encoding(tmp_path / "agencies.csv") == "gb18030"
+    assert detect_encoding(tmp_path / "agencies.csv") == "big5"
     read = sustain.read_dataset(tmp_path, encoding="big5")
     pd.testing.assert_frame_equal(read.agencies, agencies)
+    detected = sustain.read_dataset(tmp_path)
+    pd.testing.assert_frame_equal(detected.agencies, agencies)
 
 
 # ---------------------------------------------------------------- row numbers

@@ -110,6 +110,13 @@ TYPES = (
 C, A, R = "contracts.csv", "agencies.csv", "revenue.csv"
 
 # id -> (edit, expected error rows (file, row, column, rule, value), message fragment)
+DECIMAL_COMMA = (
+    "amount must be a number; '{}' looks like a decimal comma: sustain reads '.' as the decimal "
+    "mark (convert the column, or export the file with '.' decimals)"
+)
+UNIT_IN_CELL = (
+    "amount must be a number; write the number alone (units go in the mapping: units = {...})"
+)
 CATALOGUE = {
     "negative amount": (
         edit("contracts", 0, "amount", "-5"),
@@ -128,13 +135,13 @@ CATALOGUE = {
     ),
     "ambiguous separator": (
         edit("contracts", 0, "amount", "1,00"),
-        [(C, 2, "amount", "amount must be a number", "1,00")],
-        "amount must be a number",
+        [(C, 2, "amount", DECIMAL_COMMA.format("1,00"), "1,00")],
+        "amount must be a number; '1,00' looks like a decimal comma",
     ),
     "currency sign": (
         edit("contracts", 0, "amount", "¥500"),
-        [(C, 2, "amount", "amount must be a number", "¥500")],
-        "amount must be a number",
+        [(C, 2, "amount", UNIT_IN_CELL, "¥500")],
+        "amount must be a number; write the number alone",
     ),
     "infinite amount": (
         edit("contracts", 0, "amount", "inf"),

@@ -419,7 +419,7 @@ def _parse_numbers(
         for value, positions in _groups(other, stripped):
             number, note = _loose_number(value, spec)
             if number is None:
-                found.error(positions, f"{spec.name} must be a number")
+                found.error(positions, _not_a_number(value, spec))
             else:
                 num[positions] = number
                 if note:
@@ -430,6 +430,22 @@ def _parse_numbers(
     for pos in found.error_pos:
         num[pos] = np.nan
     return pd.Series(num, index=raw.index, name=spec.name, dtype=np.float64), found
+
+
+def _not_a_number(value: str, spec: ColumnSpec) -> str:
+    """The rule text for a cell that is not a number, with the likely cause when it is clear."""
+    import re
+
+    rule = f"{spec.name} must be a number"
+    text = unicodedata.normalize("NFKC", value).strip()
+    if re.fullmatch(r"[+-]?\d+(?:\.\d{3})*,\d{1,2}", text):
+        return (
+            f"{rule}; '{value}' looks like a decimal comma: sustain reads '.' as the decimal "
+            "mark (convert the column, or export the file with '.' decimals)"
+        )
+    if re.search(r"[元¥￥$]|万|亿", text):
+        return f"{rule}; write the number alone (units go in the mapping: units = {{...}})"
+    return rule
 
 
 def _loose_number(value: str, spec: ColumnSpec) -> tuple[float | None, str | None]:

@@ -152,6 +152,9 @@ class RawTable:
         Standard column name -> the user's own header, for problems (empty without a mapping).
     options : TableOptions or None
         How cells are read; ``None`` for the defaults.
+    sheets : tuple of (str, tuple of str)
+        For a workbook read at its first worksheet: the other worksheets and the words of
+        their first rows (to name the sheet that holds the table when the first does not).
 
     Examples
     --------
@@ -168,6 +171,7 @@ class RawTable:
     problems: pd.DataFrame | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     options: TableOptions | None = None
+    sheets: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def table_options(self, name: str) -> TableOptions:
         """The options of this table, or the defaults of table ``name``."""

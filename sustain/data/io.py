@@ -6,29 +6,19 @@ Each file is read as found (CSV cells as text, so identifiers keep their leading
 with the row number the user sees, and the tables are then checked by
 :func:`sustain.data.schema.validate_tables`.
 
-Row numbers: CSV and Excel files use the spreadsheet row (the header is row 1, the first data
-row is row 2; a CSV record with a line break inside a quoted cell is one row, as in a
-spreadsheet); Parquet and Stata files use the 1-based observation number.
-
-Text encodings of CSV files are detected, not guessed: a byte-order mark decides (UTF-8 or
-UTF-16); otherwise the file is UTF-8 if all of it decodes as UTF-8, else GB18030 (which includes
-GBK and GB2312) if all of it decodes as GB18030; otherwise reading fails and asks for
-``encoding=``. Stata files before format 118 (Stata 13 and older) store text in the writer's
-code page; their text is re-decoded the same way.
+Files are read by :mod:`sustain.data.readers` (row numbers as a spreadsheet shows them, text
+encodings decided by :mod:`sustain.data.encodings` or refused); a researcher's own files are
+found and renamed through an import mapping (:mod:`sustain.data.mapping`).
 """
 
 from __future__ import annotations
 
-import codecs
 import difflib
-import re
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from sustain._typing import PathLikeStr
@@ -43,6 +33,7 @@ from sustain.data.contract import (
     TableOptions,
 )
 from sustain.data.dataset import Dataset
+from sustain.data.encodings import detect_encoding
 from sustain.data.mapping import (
     AMOUNT_COLUMNS,
     ImportMapping,
@@ -51,22 +42,20 @@ from sustain.data.mapping import (
     load_mapping,
 )
 from sustain.data.problems import problem_frame
+from sustain.data.readers import FORMATS, file_kind_problem, read_table
 from sustain.data.schema import validate_tables
 from sustain.data.vocabulary import UNIT_FACTORS, UNIT_WORDS, VOCABULARIES, unit_in_header
 from sustain.errors import DataError, format_problems
 from sustain.options import Errors
 
-#: File suffixes read, and the reader of each.
-FORMATS = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".xlsx": "excel",
-    ".xlsm": "excel",
-    ".dta": "stata",
-}
-_CHUNK = 1 << 20  # bytes per read when checking an encoding
-_SKIPPED = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
+__all__ = [
+    "FORMATS",
+    "apply_mapping",
+    "detect_encoding",
+    "find_tables",
+    "read_dataset",
+    "read_table",
+]
 
 
 def read_dataset(
@@ -199,14 +188,25 @@ def find_tables(folder: PathLikeStr, mapping: ImportMapping | None = None) -> di
     }
     found: dict[str, list[Path]] = {name: [] for name in TABLES}
     other: dict[str, list[Path]] = {name: [] for name in TABLES}
+    rows = []
     for file in sorted(folder.iterdir()):
         stem, suffix = file.name.lower().partition(".")[::2]
-        if stem in found and stem not in named and file.is_file():
-            (found if f".{suffix}" in FORMATS else other)[stem].append(file)
-    rows = []
+        if stem not in found or stem in named:
+            continue
+        if f".{suffix}" in FORMATS:
+            problem = file_kind_problem(file)  # a folder, FIFO or broken link by that name
+            if problem:
+                rows.append((file.name, problem))
+            else:
+                found[stem].append(file)
+        elif file.is_file():
+            other[stem].append(file)
     for name, file_name in named.items():
         file = folder / str(file_name)
-        if file.is_file():
+        problem = file_kind_problem(file) if (file.exists() or file.is_symlink()) else None
+        if problem:
+            rows.append((str(file_name), problem))
+        elif file.is_file():
             found[name] = [file]
         else:
             rows.append((str(file_name), _named_file_rule(name, folder, str(file_name))))
@@ -214,7 +214,12 @@ def find_tables(folder: PathLikeStr, mapping: ImportMapping | None = None) -> di
         if len(found[name]) > 1:
             names = ", ".join(f.name for f in found[name])
             rows.append((f"{name}.*", f"two or more files for the {name} table ({names})"))
-        elif not found[name] and name not in named and (name in REQUIRED_TABLES or other[name]):
+        elif (
+            not found[name]
+            and name not in named
+            and (name in REQUIRED_TABLES or other[name])
+            and not any(f.lower().startswith(f"{name}.") for f, _ in rows)
+        ):
             rows.append((f"{name}.*", _missing_file_rule(name, other[name], folder, mapping)))
     if rows:
         problems = pd.concat([problem_frame(f, None, None, r, "") for f, r in rows])
@@ -381,304 +386,3 @@ def _options(name: str, table_map: TableMapping, units: Mapping[str, float]) -> 
         term=table_map.term,
         score_years=table_map.score_years,
     )
-
-
-def read_table(
-    path: PathLikeStr,
-    encoding: str | None = None,
-    sheet: str | int | None = None,
-    header: int | None = None,
-) -> RawTable:
-    """Read one table file as found, with the row number the user sees for each row.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A ``.csv``, ``.parquet``/``.pq``, ``.xlsx``/``.xlsm`` or ``.dta`` file.
-    encoding : str, optional
-        Text encoding of a CSV file (or of a Stata file before format 118); detected if omitted.
-    sheet : str or int, optional
-        Excel worksheet by name or 0-based position (default: the first).
-    header : int, optional
-        Row number (as a spreadsheet shows it) of the column headers in a CSV or Excel file;
-        the rows above it are skipped. Default 1.
-
-    Raises
-    ------
-    DataError
-        When the file cannot be read (its problems table names the file and the reason).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "revenue.csv"
-    >>> _ = p.write_text("agency_id,year,source,amount\\n\\n001,2015,fee,10\\n")
-    >>> t = read_table(p)
-    >>> t.frame["agency_id"].tolist(), t.rows.tolist()
-    (['', '001'], [2, 3])
-    """
-    path = Path(path)
-    kind = FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise DataError(_unreadable(path, f"format not read; use one of {', '.join(FORMATS)}"))
-    if kind in ("parquet", "stata") and (sheet is not None or header not in (None, 1)):
-        raise DataError(
-            _unreadable(path, f"sheet= and header= apply to CSV and Excel files, not {kind}")
-        )
-    try:
-        if kind == "csv":
-            return _with_header(path, *_read_csv(path, encoding), header)
-        if kind == "excel":
-            return _with_header(path, *_read_excel(path, sheet), None, header)
-        return _read_parquet(path) if kind == "parquet" else _read_stata(path, encoding)
-    except DataError:
-        raise
-    except Exception as exc:  # any reader failure becomes a report naming the file
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(_unreadable(path, f"cannot read the file: {reason}")) from exc
-
-
-def _with_header(
-    path: Path,
-    cells: pd.DataFrame,
-    numbers: np.ndarray,
-    problems: pd.DataFrame | None,
-    header: int | None,
-) -> RawTable:
-    """Split a grid of cells at its header row (a spreadsheet row number, default 1)."""
-    row = 1 if header is None else int(header)
-    at = np.flatnonzero(numbers == row)
-    if not len(at):
-        last = int(numbers[-1]) if len(numbers) else 0
-        raise DataError(
-            _unreadable(path, f"the header row {row} is beyond the file's last row ({last})")
-        )
-    i = int(at[0])
-    names = ["" if pd.isna(c) else str(c) for c in cells.iloc[i]]
-    frame = cells.iloc[i + 1 :].set_axis(names, axis=1).reset_index(drop=True)
-    if problems is not None and len(problems):
-        problems = problems[problems["row"].to_numpy(np.int64, na_value=0) > row]
-    return RawTable(frame, path.name, numbers[i + 1 :], header_row=row, problems=problems)
-
-
-def _unreadable(path: Path, rule: str) -> pd.DataFrame:
-    return problem_frame(path.name, None, None, rule, "").drop(columns=["pos", "drop"])
-
-
-# ---------------------------------------------------------------- encodings
-
-
-def detect_encoding(path: PathLikeStr) -> str:
-    """The text encoding of a file: ``utf-8-sig``, ``utf-16``, ``utf-8`` or ``gb18030``.
-
-    A byte-order mark decides; otherwise the whole file is checked to decode as UTF-8, then as
-    GB18030 (a superset of GBK and GB2312).
-
-    Raises
-    ------
-    DataError
-        When the file is neither, naming the first byte that fails.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.csv"
-    >>> _ = p.write_bytes("name\\n广州市社会工作协会\\n".encode("gb18030"))
-    >>> detect_encoding(p)
-    'gb18030'
-    """
-    path = Path(path)
-    with path.open("rb") as fh:
-        head = fh.read(4)
-    if head.startswith(codecs.BOM_UTF8):
-        bad = _first_bad_byte(path, "utf-8")
-        if bad is not None:  # e.g. a UTF-8 header glued onto GBK rows
-            rule = (
-                "the file starts with a UTF-8 byte-order mark but is not UTF-8 (first bad byte "
-                f"at offset {bad}); save it again in one encoding (UTF-8 or GB18030)"
-            )
-            raise DataError(_unreadable(path, rule))
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    utf8_error = _first_bad_byte(path, "utf-8")
-    if utf8_error is None:
-        return "utf-8"
-    if _first_bad_byte(path, "gb18030") is None:
-        return "gb18030"
-    rule = (
-        f"text is neither UTF-8 nor GB18030 (first bad byte at offset {utf8_error}); "
-        "pass encoding=, e.g. encoding='big5'"
-    )
-    raise DataError(_unreadable(path, rule))
-
-
-def _first_bad_byte(path: Path, encoding: str) -> int | None:
-    """Offset of the first byte that does not decode, or ``None`` if the whole file does."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    offset = 0
-    with path.open("rb") as fh:
-        while True:
-            chunk = fh.read(_CHUNK)
-            try:
-                decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                return offset + exc.start
-            if not chunk:
-                return None
-            offset += len(chunk)
-
-
-def _redecode(frame: pd.DataFrame, encoding: str | None) -> pd.DataFrame:
-    """Re-decode text that pandas read as Latin-1 (old Stata files) in its real encoding."""
-    cols = [c for c in frame.columns if _is_text(frame[c]) or _is_categorical(frame[c])]
-    texts = [_text_values(frame[c]) for c in cols]
-    values = pd.concat(texts).unique() if texts else np.array([], dtype=object)
-    values = [v for v in values if not v.isascii()]  # distinct values only
-    if not values:
-        return frame
-    blob = "\n".join(values).encode("latin-1")
-    encoding = encoding or next((e for e in ("utf-8", "gb18030") if _decodes(blob, e)), None)
-    if encoding is None:
-        return frame
-    out = frame.copy()
-    for c in cols:
-        if _is_categorical(out[c]):
-            fixed = [v.encode("latin-1").decode(encoding) for v in out[c].cat.categories]
-            out[c] = out[c].cat.rename_categories(fixed)
-        else:
-            out[c] = out[c].str.encode("latin-1").str.decode(encoding)
-    return out
-
-
-def _is_text(s: pd.Series) -> bool:
-    return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
-
-
-def _is_categorical(s: pd.Series) -> bool:
-    return isinstance(s.dtype, pd.CategoricalDtype)
-
-
-def _text_values(s: pd.Series) -> pd.Series:
-    if _is_categorical(s):
-        return pd.Series(s.cat.categories.astype(str))
-    return s.dropna().astype(str)
-
-
-def _decodes(data: bytes, encoding: str) -> bool:
-    try:
-        data.decode(encoding)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-# ---------------------------------------------------------------- readers
-
-
-def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
-    """Every cell as text, the row number of each record, and the lines not read (too many
-    fields, reported instead)."""
-    enc = encoding or detect_encoding(path)
-    if path.stat().st_size == 0:
-        raise DataError(_unreadable(path, "the file is empty (no header row)"))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", pd.errors.ParserWarning)
-        cells = pd.read_csv(
-            path,
-            header=None,
-            dtype=str,
-            na_filter=False,
-            skip_blank_lines=False,
-            encoding=enc,
-            sep=_separator(path, enc),
-            on_bad_lines="warn",
-        )
-    skipped = _skipped_lines(caught, path)
-    read = np.ones(len(cells) + len(skipped), dtype=bool)
-    read[skipped["row"].to_numpy(np.int64) - 1] = False
-    numbers = np.flatnonzero(read) + 1
-    return cells, numbers, skipped
-
-
-def _separator(path: Path, encoding: str) -> str:
-    """Comma, unless the header line has no comma but semicolons or tabs (the most of them)."""
-    with path.open("rb") as fh:
-        head = fh.read(65536).decode(encoding, errors="replace").lstrip("\ufeff")
-    first = head.splitlines()[0] if head else ""
-    return max((",", ";", "\t"), key=first.count) if first.count(",") == 0 else ","
-
-
-def _skipped_lines(caught: list[warnings.WarningMessage], path: Path) -> pd.DataFrame:
-    found = []
-    for w in caught:
-        message = str(w.message)
-        matches = _SKIPPED.findall(message)
-        if not matches and issubclass(w.category, pd.errors.ParserWarning):
-            raise DataError(_unreadable(path, f"cannot read the file: {message.strip()}"))
-        for line, want, saw in matches:
-            found.append((int(line), f"row has {saw} fields but the header has {want}"))
-    rows = [r for r, _ in found]
-    return problem_frame(path.name, rows, None, [r for _, r in found], "", "error")
-
-
-def _read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, np.ndarray]:
-    """The cells of a worksheet (the first by default) and their Excel row numbers."""
-    names = _sheet_names(path)
-    if isinstance(sheet, str) and sheet not in names:
-        close = difflib.get_close_matches(sheet, names, 1, 0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise DataError(
-            _unreadable(path, f"no worksheet {sheet!r}; the workbook has {names}{hint}")
-        )
-    if isinstance(sheet, int) and not 0 <= sheet < len(names):
-        raise DataError(
-            _unreadable(
-                path, f"no worksheet number {sheet}; the workbook has {len(names)}: {names}"
-            )
-        )
-    which = 0 if sheet is None else sheet
-    cells = pd.read_excel(path, sheet_name=which, header=None, dtype=object, engine="openpyxl")
-    if cells.empty:
-        label = names[which] if isinstance(which, int) else which
-        raise DataError(_unreadable(path, f"the worksheet {label!r} is empty (no header row)"))
-    return cells, np.arange(1, len(cells) + 1, dtype=np.int64)
-
-
-def _sheet_names(path: Path) -> list[str]:
-    from openpyxl import load_workbook
-
-    book = load_workbook(path, read_only=True)
-    try:
-        return list(book.sheetnames)
-    finally:
-        book.close()
-
-
-def _read_parquet(path: Path) -> RawTable:
-    """Named index levels (a frame saved by ``to_parquet`` after ``set_index``) are columns,
-    unless a column of the same name exists."""
-    frame = pd.read_parquet(path)
-    named = [n for n in frame.index.names if n is not None and n not in frame.columns]
-    frame = (frame.reset_index(level=named) if named else frame).reset_index(drop=True)
-    return RawTable(frame, path.name, np.arange(1, len(frame) + 1, dtype=np.int64))
-
-
-def _read_stata(path: Path, encoding: str | None) -> RawTable:
-    """Value labels become text; files before format 118 get their text re-decoded."""
-    try:
-        frame = pd.read_stata(path, convert_categoricals=True)
-    except ValueError:  # labels that do not map one-to-one: keep the codes
-        frame = pd.read_stata(path, convert_categoricals=False)
-    frame = frame.reset_index(drop=True)
-    if _stata_format(path) < 118:
-        frame = _redecode(frame, encoding)
-    return RawTable(frame, path.name, np.arange(1, len(frame) + 1, dtype=np.int64))
-
-
-def _stata_format(path: Path) -> int:
-    """The ``.dta`` format number: 117-119 in an XML-like header, older ones in byte 0."""
-    with path.open("rb") as fh:
-        head = fh.read(64)
-    match = re.search(rb"<release>(\d+)</release>", head)
-    return int(match.group(1)) if match else head[0]

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sustain._typing import BoolArray, FloatArray, IntArray
+from sustain.data.cells import MAX_AMOUNT
 from sustain.data.dataset import empty_revenue
 from sustain.errors import PROBLEM_COLUMNS, DataError
 from sustain.options import CONTRACT_TYPES, TIERS
@@ -298,6 +299,10 @@ def _amounts(frame: pd.DataFrame, file: str, *, allow_zero: bool) -> FloatArray:
     if bad.any():
         rule = "amount must be >= 0" if allow_zero else "amount must be > 0"
         raise DataError(row_problems(frame, bad, file, "amount", rule))
+    huge = amount > MAX_AMOUNT  # frames built in memory skip read_dataset's rule
+    if huge.any():
+        rule = f"amount must be at most {MAX_AMOUNT:.0e} yuan (sums would overflow)"
+        raise DataError(row_problems(frame, huge, file, "amount", rule))
     return amount
 
 

@@ -118,6 +118,16 @@ def _structure_errors(
     missing = [c for c in required if c not in names]
     for col in missing:
         found.append((col, _missing_column_rule(col, names, standard, table)))
+    if missing and table.sheets:
+        wanted = set(missing)
+        holders = [n for n, words in table.sheets if wanted <= {w.lower() for w in words}]
+        if holders:
+            hint = (
+                f"the worksheet {holders[0]!r} has the missing columns, but the first worksheet "
+                f"is read: move {holders[0]!r} first, or name it in a mapping "
+                f"([{name}] sheet = {holders[0]!r})"
+            )
+            found.append(("", hint))
     if missing and len(missing) == len(required) and not table.labels:
         shown = ", ".join(repr(c) for c in table.frame.columns[:12])
         hint = (
