@@ -23,6 +23,12 @@ import numpy as np
 import pandas as pd
 
 from sustain.errors import SpecError
+from sustain.limits import (
+    MAX_FORMULA_INTEGER,
+    MAX_FORMULA_POWER,
+    MAX_POLYNOMIAL_DEGREE,
+    MAX_SPLINE_DF,
+)
 
 # formulaic transforms a formula may call
 _TRANSFORMS = (
@@ -341,6 +347,45 @@ def _check_expr(expr: str) -> None:
             if name not in ALLOWED_CALLS:
                 allowed = ", ".join(sorted(ALLOWED_CALLS))
                 raise refuse(f"calls {name or 'an expression'}; allowed calls are {allowed}")
+            _check_call_size(node, name, refuse)
+        _check_size(node, refuse)
+
+
+def _check_size(node: ast.AST, refuse: Any) -> None:
+    """Bounded literals and powers: ``10**10**10`` would hang before any check could run."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+        if not isinstance(node.value, bool) and abs(node.value) > MAX_FORMULA_INTEGER:
+            raise refuse(f"the number {node.value!r} is larger than {MAX_FORMULA_INTEGER:.0e}")
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        exponent = node.right
+        if isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub | ast.UAdd):
+            exponent = exponent.operand
+        if not (isinstance(exponent, ast.Constant) and isinstance(exponent.value, int | float)):
+            raise refuse("a power's exponent must be a number (x**2)")
+        if abs(exponent.value) > MAX_FORMULA_POWER:
+            raise refuse(f"powers above {MAX_FORMULA_POWER} are not allowed")
+
+
+def _check_call_size(node: ast.Call, name: str | None, refuse: Any) -> None:
+    """Polynomial degrees and spline sizes within bounds (``poly(x, 100000)`` exhausted memory)."""
+    limits = {"poly": MAX_POLYNOMIAL_DEGREE, "Poly": MAX_POLYNOMIAL_DEGREE}
+    values: list[tuple[str, ast.expr]] = []
+    if name in limits and len(node.args) > 1:
+        values.append(("degree", node.args[1]))
+    values += [(k.arg or "", k.value) for k in node.keywords]
+    bounds = {"degree": MAX_POLYNOMIAL_DEGREE, "df": MAX_SPLINE_DF}
+    for key, value in values:
+        bound = bounds.get(key)
+        if bound is None:
+            continue
+        number = value.value if isinstance(value, ast.Constant) else None
+        if isinstance(value, ast.List | ast.Tuple):
+            number = len(value.elts)
+            bound = MAX_SPLINE_DF
+        if not isinstance(number, int | float) or isinstance(number, bool):
+            raise refuse(f"{name}({key}=...) must be a number")
+        if not 0 <= number <= bound:
+            raise refuse(f"{name}({key}={number!r}) is out of bounds: at most {bound}")
 
 
 def _is_numpy_attr(node: ast.Attribute) -> bool:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from typing import Any
 
 from sustain.errors import SpecError
 from sustain.formula import parse_formula
+from sustain.limits import MAX_SPECIFICATIONS
 from sustain.pipeline.spec import FILTER_OPS, Filter
 
 SEMANTIC_DIMENSIONS = ("measure", "lag", "estimator", "cluster", "sample")
@@ -228,6 +230,13 @@ def check_choices(choices: Mapping[str, Sequence[Any]]) -> dict[str, tuple[Any, 
         if len({json.dumps(v) for v in values}) != len(values):
             raise SpecError(f"choices[{name!r}] lists an option twice: {list(values)}")
         out[name] = tuple(values)
+    total = math.prod(len(v) for v in out.values())
+    if total > MAX_SPECIFICATIONS:
+        sizes = " x ".join(str(len(v)) for v in out.values())
+        raise SpecError(
+            f"the choices expand to {total:,} specifications ({sizes}), more than "
+            f"{MAX_SPECIFICATIONS:,}; split the multiverse or drop options"
+        )
     _check_semantic_values(out)
     return out
 

@@ -69,7 +69,7 @@ def save_model(results: ResultsDir, name: str, result: Any) -> list[Path]:
     """Save a fitted result as ``models/<name>.nc`` and its printed summary as ``<name>.txt``.
 
     The NetCDF file is written by :func:`sustain.persistence.save_result` (Bayesian results
-    with every InferenceData group, frequentist ones with estimates, covariance, model
+    with every group of their ArviZ DataTree, frequentist ones with estimates, covariance, model
     information and the fields of their class; no pickle), so :func:`sustain.load_result`
     rebuilds the result and tables can be made again without refitting. It carries no time
     stamps, so two runs of the same spec write identical files; the run's time is recorded

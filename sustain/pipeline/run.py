@@ -11,6 +11,7 @@ manifest last.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -38,6 +39,7 @@ from sustain.pipeline.preflight import apply_sample, check_spec
 from sustain.pipeline.progress import Progress
 from sustain.pipeline.results_dir import ResultsDir
 from sustain.pipeline.spec import Entry, Spec, load_spec
+from sustain.pipeline.transaction import transaction
 
 #: The bundled example spec run by :func:`demo`.
 EXAMPLE_SPEC = "example.toml"
@@ -140,6 +142,23 @@ def run_spec(
         f"run {spec.name!r}: {len(spec.models)} models, {len(spec.tables)} tables, "
         f"{len(spec.figures)} figures -> {spec.results}"
     )
+    with transaction(Path(spec.results), say=progress.say) as folder:
+        outputs, manifest, fits, diag_ok = _run_into(spec, folder, progress)
+    root = Path(os.path.abspath(spec.results))
+    progress.say(f"wrote {len(outputs)} files and manifest.json to {root}")
+    for name, ok in diag_ok.items():
+        if not ok:
+            progress.say(
+                f"WARNING: {name} failed its diagnostics; read "
+                f"{root / 'diagnostics' / name / 'summary.txt'} before using it"
+            )
+    return RunResult(spec, root, fits, diag_ok, tuple(outputs), manifest, progress.elapsed())
+
+
+def _run_into(
+    spec: Spec, folder: ResultsDir, progress: Progress
+) -> tuple[dict[str, str], dict[str, Any], dict[str, Any], dict[str, bool]]:
+    """Everything of a run, written into ``folder`` (the transaction's staging folder)."""
     with progress.step("reading data and building the panel"):
         data, inputs = load_data(spec)
         panel = make_panel(spec, data)
@@ -148,13 +167,11 @@ def run_spec(
         progress.say(line)
     with progress.step("checking models, tables and figures against the data"):
         check_spec(spec, panel, frames)
-    folder = ResultsDir.create(spec.results)
-    previous = mf.read_manifest(folder.manifest_path).get("outputs", {})
     written: list[Path] = []
     fits, diag_ok = _fit_all(spec, frames, folder, written, progress)
     written += _write_outputs(spec, folder, fits, panel, progress)
     check_written(written)
-    outputs = folder.hashes(written)
+    outputs = folder.hashes(written)  # the staging folder: only this run writes there
     manifest = mf.build_manifest(
         run=spec.name,
         spec=spec.raw,
@@ -166,15 +183,7 @@ def run_spec(
         extra={"data": data_facts(data), "panel": panel_facts(panel), "diagnostics_ok": diag_ok},
     )
     mf.write_manifest(folder, manifest)
-    folder.remove_stale(previous, outputs)
-    progress.say(f"wrote {len(outputs)} files and manifest.json to {folder.root}")
-    for name, ok in diag_ok.items():
-        if not ok:
-            progress.say(
-                f"WARNING: {name} failed its diagnostics; read "
-                f"{folder.root / 'diagnostics' / name / 'summary.txt'} before using it"
-            )
-    return RunResult(spec, folder.root, fits, diag_ok, tuple(outputs), manifest, progress.elapsed())
+    return outputs, manifest, fits, diag_ok
 
 
 def _write_outputs(

@@ -34,6 +34,7 @@ from sustain._typing import PathLikeStr
 from sustain.data.panel import normalise_lags
 from sustain.errors import SpecError
 from sustain.formula import check_safe, parse_formula
+from sustain.limits import check_bound, check_bounds
 from sustain.options import Errors
 from sustain.pipeline.kinds import (
     FIGURE_KINDS,
@@ -268,10 +269,8 @@ def parse_spec(
     run = _section(raw, "run", RUN_KEYS)
     name = check_name(run.get("name", default_name), "run.name")
     seed = run.get("seed", DEFAULT_SEED)
-    if seed < 0:
-        raise SpecError(f"run.seed = {seed} must be >= 0")
-    default = os.path.normpath(base_dir / run.get("results", DEFAULT_RESULTS) / name)
-    results = Path(out) if out is not None else Path(default)
+    check_bound("seed", seed, "run.seed")
+    results = Path(out) if out is not None else _results_folder(run, base_dir, name)
     data = _section(raw, "data", DATA_KEYS)
     data_path, builtin = _data_source(data, base_dir)
     models = _entries(raw, "models", MODEL_KINDS)
@@ -295,6 +294,22 @@ def parse_spec(
         base=base_dir,
         sha256=sha256,
     )
+
+
+def _results_folder(run: Mapping[str, Any], base: Path, name: str) -> Path:
+    """``<results>/<name>`` inside the spec's folder; a spec cannot write elsewhere.
+
+    A results folder outside the spec's folder (``../../etc``, an absolute path) must be
+    asked for on the command line (``--out``), where the person running it sees it.
+    """
+    given = str(run.get("results", DEFAULT_RESULTS))
+    parts = Path(given).parts
+    if Path(given).is_absolute() or ".." in parts or given.startswith("~"):
+        raise SpecError(
+            f"run.results = {given!r} points outside the spec's folder; write a folder inside "
+            "it, or name the folder explicitly with `sustain run SPEC --out FOLDER`"
+        )
+    return Path(os.path.normpath(base / given / name))
 
 
 def _section(raw: Mapping[str, Any], key: str, schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -423,6 +438,7 @@ def _entry(item: Any, where: str, kinds: Mapping[str, Kind]) -> Entry:
         )
     kind = kinds[kind_name]
     check_options(item, kind.schema(), where)
+    check_bounds({k: v for k, v in item.items() if k not in ("name", "kind")}, where)
     missing = [k for k in kind.required if k not in item]
     if missing:
         raise SpecError(f"{where} needs {', '.join(map(repr, missing))}")
