@@ -199,12 +199,9 @@ def _sheets(path: Path, detect: Any) -> list[Sheet]:
             )
             return [_sheet(path.name, None, grid)]
         if kind in (".xlsx", ".xlsm"):
-            books = pd.read_excel(
-                path, sheet_name=None, header=None, dtype=object, nrows=SAMPLE_ROWS
-            )
-            return [
-                _sheet(path.name, str(name), grid) for name, grid in books.items() if not grid.empty
-            ]
+            from sustain.data.readers import excel_sheets
+
+            return [_sheet(path.name, name, grid) for name, grid in excel_sheets(path, SAMPLE_ROWS)]
         frame = pd.read_parquet(path) if kind in (".parquet", ".pq") else pd.read_stata(path)
         grid = pd.concat(
             [pd.DataFrame([list(frame.columns)]), frame.head(SAMPLE_ROWS).astype(object)]

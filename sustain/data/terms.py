@@ -98,7 +98,7 @@ def parse_dates(cells: pd.Series, role: Role) -> ParsedDates:
     """
     codes, uniques = pd.factorize(cells.astype(object), use_na_sentinel=True)
     parsed = [_parse_one(v, role) for v in uniques]  # distinct values only
-    dates = np.array([p[0] for p in parsed] + [np.datetime64("NaT")], dtype="datetime64[D]")
+    dates = np.array([p[0] for p in parsed] + [np.datetime64("NaT", "D")], dtype="datetime64[D]")
     kind = np.array([p[1] for p in parsed] + ["missing"], dtype=object)
     take = np.where(codes < 0, len(uniques), codes)
     kinds = kind[take]
@@ -111,7 +111,7 @@ def parse_dates(cells: pd.Series, role: Role) -> ParsedDates:
 
 
 def _parse_one(value: Any, role: Role) -> tuple[np.datetime64, str]:
-    nat = np.datetime64("NaT")
+    nat = np.datetime64("NaT", "D")
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return nat, "missing"
     if isinstance(value, dt.datetime | dt.date | pd.Timestamp | np.datetime64):
@@ -131,7 +131,7 @@ def _from_number(x: float, role: Role) -> tuple[np.datetime64, str]:
         return _from_text(str(int(x)), role)
     if _EXCEL_SERIALS[0] <= x <= _EXCEL_SERIALS[1]:
         return _EXCEL_EPOCH + np.timedelta64(int(x), "D"), "date"
-    return np.datetime64("NaT"), "invalid"
+    return np.datetime64("NaT", "D"), "invalid"
 
 
 def _from_text(text: str, role: Role) -> tuple[np.datetime64, str]:
@@ -153,9 +153,9 @@ def _from_text(text: str, role: Role) -> tuple[np.datetime64, str]:
     try:  # ISO text with a time zone or other forms pandas reads unambiguously
         stamp = pd.Timestamp(text)
     except (ValueError, TypeError):
-        return np.datetime64("NaT"), "invalid"
+        return np.datetime64("NaT", "D"), "invalid"
     if pd.isna(stamp):
-        return np.datetime64("NaT"), "invalid"
+        return np.datetime64("NaT", "D"), "invalid"
     return np.datetime64(stamp.date(), "D"), "date"
 
 
@@ -170,7 +170,7 @@ def _make_date(year: int, month: int, day: int, kind: str) -> tuple[np.datetime6
     try:
         return np.datetime64(dt.date(year, month, day), "D"), kind
     except ValueError:  # 2019-02-30, month 13
-        return np.datetime64("NaT"), "invalid"
+        return np.datetime64("NaT", "D"), "invalid"
 
 
 @dataclass(frozen=True)
@@ -271,7 +271,9 @@ def _shares(
         hi = np.minimum(last_month, year * 12 + 11)
         return (hi - lo + 1).astype(np.float64)
     jan1 = (year - 1970).astype("datetime64[Y]").astype("datetime64[D]")
-    dec31 = (year - 1970 + 1).astype("datetime64[Y]").astype("datetime64[D]") - 1
+    dec31 = (year - 1970 + 1).astype("datetime64[Y]").astype("datetime64[D]") - np.timedelta64(
+        1, "D"
+    )
     lo = np.maximum(start[origin], jan1)
     hi = np.minimum(end[origin], dec31)
     return ((hi - lo).astype(np.int64) + 1).astype(np.float64)

@@ -190,7 +190,7 @@ def test_years_after_closure_are_notes_not_errors(ledger, mapped):
     assert len(late) > 0 and (late["severity"] == "note").all()
     assert (late["file"] == CONTRACT_FILE).all()
     closed = mapped.agencies.set_index("agency_id")["closed"]
-    years = mapped.contracts.join(closed, on="agency_id", rsuffix="_agency")
+    years = mapped.contracts.join(closed, on="agency_id", suffixes=("", "_agency"))
     assert (years["closed"].isna() | (years["year"] <= years["closed"])).all()
 
 
