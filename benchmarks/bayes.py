@@ -19,7 +19,8 @@ is model building + compilation + sampling + everything ``fit_bayes`` adds after
 * ``sustain_pymc``: ``fit_bayes`` with ``sampler="pymc"`` (to choose the ``"auto"`` default);
 * ``baseline_centred``: the model as a PyMC user writes it (centred hierarchical intercepts as
   in PyMC's radon example: district intercepts around the global intercept, agency intercepts
-  around their district's) sampled with ``pm.sample()`` defaults;
+  around their district's) sampled with ``pm.sample()`` defaults and PyMC's own NUTS
+  (``nuts_sampler="pymc"``: PyMC 6 would otherwise pick nutpie when it is installed);
 * ``baseline_noncentred``: the same with non-centred intercepts, also with ``pm.sample()``.
 
 For ``slope`` the baselines add ``r_tier ~ MvNormal(0, D L L' D)`` with
@@ -87,7 +88,7 @@ def run_sustain(df, sampler: str, case: str) -> dict:
     start = time.perf_counter()
     bm = sustain.fit_bayes(df, FORMULAS[case], random_seed=1, sampler=sampler)
     wall = time.perf_counter() - start
-    ess = az.ess(bm.idata.posterior[names], method="bulk")
+    ess = az.ess(bm.idata.posterior.to_dataset()[names], method="bulk")
     return {
         "wall": wall,
         "ess": {n: float(ess[n]) for n in names},
@@ -141,10 +142,12 @@ def run_baseline(df, centred: bool, case: str) -> dict:
         if case == "slope":
             mu = mu + _tier_part(df, priors, centred, hhi)
         pm.Normal("quality", mu, sigma, observed=y)
-        idata = pm.sample(progressbar=False)
+        # PyMC's own NUTS, as before PyMC 6 (which picks nutpie when it is installed)
+        idata = pm.sample(progressbar=False, nuts_sampler="pymc")
     wall = time.perf_counter() - start
-    ess = az.ess(idata.posterior[names], method="bulk")
-    rhat = az.rhat(idata.posterior[names])
+    post = idata.posterior.to_dataset()
+    ess = az.ess(post[names], method="bulk")
+    rhat = az.rhat(post[names])
     return {
         "wall": wall,
         "ess": {n: float(ess[n]) for n in names},
@@ -230,7 +233,7 @@ def run_parameterization(side: str) -> dict:
     )
     wall = time.perf_counter() - start
     names = [n for n in bm.terms if n in bm.idata.posterior]
-    ess = az.ess(bm.idata.posterior[names], method="bulk")
+    ess = az.ess(bm.idata.posterior.to_dataset()[names], method="bulk")
     return {
         "side": side,
         "wall": wall,

@@ -147,7 +147,7 @@ def compare_parameterizations(args: argparse.Namespace) -> pd.DataFrame:
 
         fit()
         jm, seconds = timed(fit)
-        ess = az.ess(jm.idata.posterior[MAIN])
+        ess = az.ess(jm.idata.posterior.to_dataset()[list(MAIN)])
         worst = min(float(ess[n]) for n in MAIN)
         out.append(
             {

@@ -1,10 +1,12 @@
 """Save fitted results to NetCDF and load them back, so tables can be rebuilt without refitting.
 
-A Bayesian result is written as its ArviZ InferenceData (every group: posterior, sample
-statistics, log-likelihood, predictive draws, observed data) with a JSON metadata attribute
-on the posterior group holding what rebuilding the result needs -- the result class, reported
-terms, :class:`~sustain.results.ModelInfo`, formula, family, priors, the SHA-256 of the data
-and the package versions of the fit. A frequentist result is written as a small NetCDF file
+A Bayesian result is written as its ArviZ ``DataTree`` (every group: posterior, sample
+statistics, log-likelihood, predictive draws, observed data; one NetCDF group each, through the
+h5netcdf engine) with a JSON metadata attribute on the posterior group holding what rebuilding
+the result needs -- the result class, reported terms, :class:`~sustain.results.ModelInfo`,
+formula, family, priors, the SHA-256 of the data and the package versions of the fit. Files
+written by earlier versions of sustain (ArviZ 0.2x ``InferenceData``) have the same layout and
+load as a ``DataTree``; one that cannot be read says which ArviZ version wrote it. A frequentist result is written as a small NetCDF file
 with its estimates, covariance matrix and the same kind of metadata, including the result
 class and its model-specific fields (e.g. a hazard model's ``duration_terms``), so loading
 gives back the same class with the same behaviour. Files are written atomically (a temporary
@@ -31,7 +33,7 @@ from sustain.results import BayesianResults, FrequentistResults, ModelInfo
 METADATA_KEY = "sustain_metadata"
 KIND_KEY = "sustain_kind"
 _ENGINE = "h5netcdf"
-#: Attributes ArviZ and PyMC stamp on InferenceData groups that change from run to run.
+#: Attributes ArviZ and PyMC stamp on DataTree groups that change from run to run.
 VOLATILE_ATTRS = ("created_at", "sampling_time")
 #: Sample statistics holding wall-clock timings (PyMC's sampler), dropped when saving.
 VOLATILE_STATS = ("perf_counter_diff", "perf_counter_start", "process_time_diff")
@@ -47,7 +49,7 @@ def save_result(result: Any, path: PathLikeStr) -> Path:
     Parameters
     ----------
     result : BayesResults or FrequentistResults
-        A fitted result. Bayesian results keep all their InferenceData groups (without the
+        A fitted result. Bayesian results keep all their DataTree groups (without the
         creation times and sampling timings ArviZ and PyMC stamp on them); frequentist results
         keep estimates, covariance, ``info``, ``df_resid`` and the fields of their class that
         are text, numbers, tuples of these, or term-by-term matrices (not the underlying
@@ -74,7 +76,7 @@ def save_result(result: Any, path: PathLikeStr) -> Path:
     if isinstance(result, BayesianResults):
         idata = _stamped(result)
         with atomic_path(target, suffix=".nc") as tmp:
-            idata.to_netcdf(str(tmp), engine=_ENGINE)
+            idata.to_netcdf(tmp, engine=_ENGINE)
         return target
     if isinstance(result, FrequentistResults):
         with atomic_path(target, suffix=".nc") as tmp:
@@ -84,7 +86,7 @@ def save_result(result: Any, path: PathLikeStr) -> Path:
 
 
 def _stamped(result: BayesianResults) -> Any:
-    """The result's InferenceData with up-to-date metadata (the result itself is unchanged)."""
+    """The result's DataTree with up-to-date metadata (the result itself is unchanged)."""
     meta_fn = getattr(result, "metadata", None)
     if meta_fn is None:
         meta: dict[str, Any] = {
@@ -95,19 +97,21 @@ def _stamped(result: BayesianResults) -> Any:
         }
     else:
         meta = dict(meta_fn())
-    previous = result.idata.posterior.attrs.get(METADATA_KEY)
+    previous = result.idata["posterior"].attrs.get(METADATA_KEY)
     if previous:
         meta.setdefault("versions", json.loads(previous).get("versions", {}))
-    import arviz as az
+    import xarray as xr
 
-    groups = {g: _steady(result.idata[g]) for g in result.idata.groups()}
+    groups = {str(g): _steady(node.to_dataset()) for g, node in result.idata.children.items()}
     posterior = groups["posterior"]
     posterior.attrs = {**posterior.attrs, METADATA_KEY: json.dumps(meta)}
-    return az.InferenceData(**groups)
+    tree = xr.DataTree.from_dict(groups)
+    tree.attrs = {k: v for k, v in result.idata.attrs.items() if k not in VOLATILE_ATTRS}
+    return tree
 
 
 def _steady(group: Any) -> Any:
-    """A shallow copy of an InferenceData group without time stamps and timings."""
+    """A shallow copy of a group's Dataset without time stamps and timings."""
     out = group.drop_vars([v for v in VOLATILE_STATS if v in group.data_vars])
     out = out.copy(deep=False)
     out.attrs = {k: v for k, v in group.attrs.items() if k not in VOLATILE_ATTRS}
@@ -185,12 +189,13 @@ def load_result(path: PathLikeStr) -> Any:
 
     Returns the same kind of result that was saved -- e.g. a
     :class:`~sustain.models.bayes.BayesResults` with its formula, priors, data hash and
-    InferenceData -- ready for ``summary()``, ``tidy()`` and :func:`sustain.regression_table`.
+    DataTree -- ready for ``summary()``, ``tidy()`` and :func:`sustain.regression_table`.
 
     Raises
     ------
     SpecError
-        The file is missing or was not written by sustain.
+        The file is missing, was not written by sustain, or cannot be read by the installed
+        packages (the message names the ArviZ version that wrote it).
 
     Examples
     --------
@@ -237,24 +242,46 @@ def _frequentist_from(ds: Any) -> FrequentistResults:
 
 
 def _bayesian_from(target: Path) -> Any:
-    import arviz as az
+    import xarray as xr
 
     try:
-        idata = az.from_netcdf(str(target), engine=_ENGINE)
+        with xr.open_datatree(target, engine=_ENGINE) as tree:
+            idata = tree.load()  # into memory: the file is closed (and may be overwritten)
     except Exception as exc:
         raise SpecError(f"{target} is not a NetCDF file written by sustain: {exc}") from exc
-    post = getattr(idata, "posterior", None)
+    post = idata.children.get("posterior")
     if post is None or METADATA_KEY not in post.attrs:
         raise SpecError(f"{target} has no sustain metadata; it was not written by save_result")
     meta = json.loads(post.attrs[METADATA_KEY])
     cls = _result_class(meta.get("result_class", ""), BayesianResults)
-    if hasattr(cls, "from_idata"):
-        return cls.from_idata(idata, meta)
-    return cls(
-        idata=idata,
-        terms=tuple(meta["terms"]),
-        info=info_from_dict(meta["info"]),
-        interval=meta.get("interval", "eti"),
+    try:
+        if hasattr(cls, "from_idata"):
+            result = cls.from_idata(idata, meta)
+        else:
+            result = cls(
+                idata=idata,
+                terms=tuple(meta["terms"]),
+                info=info_from_dict(meta["info"]),
+                interval=meta.get("interval", "eti"),
+            )
+        result.params  # noqa: B018 -- reads every reported term: fails here, not in a table
+    except Exception as exc:
+        raise SpecError(_version_problem(target, meta, post.attrs, exc)) from exc
+    return result
+
+
+def _version_problem(target: Path, meta: dict[str, Any], attrs: Any, exc: Exception) -> str:
+    """Why a saved Bayesian result could not be rebuilt, naming the versions that wrote it."""
+    from importlib.metadata import version
+
+    written = dict(meta.get("versions", {}))
+    arviz_then = str(written.get("arviz") or attrs.get("arviz_version") or "unknown")
+    sustain_then = str(written.get("sustain", "unknown"))
+    return (
+        f"{target} was written by sustain {sustain_then} with ArviZ {arviz_then} and cannot be "
+        f"rebuilt with ArviZ {version('arviz')} (results are xarray DataTrees since ArviZ 1.0): "
+        f"{type(exc).__name__}: {exc}. Refit the model, or load the file with the versions "
+        "that wrote it."
     )
 
 

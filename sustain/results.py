@@ -24,6 +24,10 @@ import pandas as pd
 from scipy import stats
 
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
+#: Quantiles whose indicator ESS is the tail ESS (Vehtari et al. 2021, Stan, ArviZ 0.x). ArviZ 1
+#: would otherwise take ``p`` and ``1 - p`` from its ``stats.ci_prob`` setting (0.89: the 11%
+#: and 89% quantiles).
+TAIL_ESS_PROBS = (0.05, 0.95)
 
 
 @dataclass(frozen=True)
@@ -342,8 +346,9 @@ class BayesianResults(Results):
 
     Parameters
     ----------
-    idata : arviz.InferenceData
-        Posterior (and, when drawn, prior and predictive) samples.
+    idata : xarray.DataTree
+        ArviZ's container of groups (ArviZ >= 1): ``idata.posterior`` and, when drawn,
+        ``prior``, ``posterior_predictive``, ``log_likelihood`` and ``sample_stats``.
     terms : tuple of str
         Names of the scalar posterior variables to report, in order.
     info : ModelInfo
@@ -354,7 +359,8 @@ class BayesianResults(Results):
     Examples
     --------
     >>> import arviz as az, numpy as np
-    >>> idata = az.from_dict(posterior={"x": np.random.default_rng(0).normal(1, 0.1, (2, 500))})
+    >>> rng = np.random.default_rng(0)
+    >>> idata = az.from_dict({"posterior": {"x": rng.normal(1, 0.1, (2, 500))}})
     >>> info = ModelInfo(model="Bayes", estimator="bayes", depvar="y", formula="y ~ x", nobs=20)
     >>> r = BayesianResults(idata, ("x",), info)
     >>> round(float(r.params["x"]), 1), round(float(r.bse["x"]), 1)
@@ -413,10 +419,10 @@ class BayesianResults(Results):
         import arviz as az
 
         ci = self.conf_int(alpha, kind)
-        post = self.idata.posterior[list(self.terms)]
+        post = self.idata["posterior"].to_dataset()[list(self.terms)]
         rhat = az.rhat(post)
         ess_bulk = az.ess(post, method="bulk")
-        ess_tail = az.ess(post, method="tail")
+        ess_tail = az.ess(post, method="tail", prob=TAIL_ESS_PROBS)
         out = pd.DataFrame(
             {
                 "term": list(self.terms),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy import stats
 
 import sustain
@@ -352,13 +353,14 @@ def full_fit(nested_df):
 def test_result_contract(collapsed_fit):
     bm = collapsed_fit
     assert isinstance(bm, sustain.models.bayes.BayesResults)
+    assert isinstance(bm.idata, xr.DataTree)  # ArviZ 1's container
     assert bm.collapsed and bm.sampler == "nutpie"
     assert list(bm.params.index) == ["Intercept", "x", "sigma", "sd(1|a)", "sd(1|a:b)"]
     assert bm.bse.index.equals(bm.params.index) and (bm.bse > 0).all()
     assert bm.nobs == 240 and bm.info.groups == {"a": 6, "a:b": 30}
     post = bm.idata.posterior
     assert post["r(1|a:b)"].dims == ("chain", "draw", "a:b") and post.sizes["a:b"] == 30
-    assert set(bm.idata.groups()) >= {
+    assert set(bm.idata.children) >= {
         "posterior",
         "sample_stats",
         "log_likelihood",
@@ -368,6 +370,11 @@ def test_result_contract(collapsed_fit):
         "posterior_predictive",
     }
     assert bm.idata.log_likelihood["y"].shape == (2, 300, 240)
+    for group in ("log_likelihood", "posterior_predictive"):  # aligned with the posterior draws
+        assert bm.idata[group]["chain"].values.tolist() == post["chain"].values.tolist()
+        assert bm.idata[group]["draw"].values.tolist() == post["draw"].values.tolist()
+    assert bm.idata.prior["r(1|a:b)"].dims == ("chain", "draw", "a:b")
+    assert list(bm.idata.prior["a:b"].values) == list(post["a:b"].values)
     assert {"diverging", "energy", "depth", "n_steps"} <= set(bm.idata.sample_stats.data_vars)
     for key in ("rhat_max", "ess_bulk_min", "divergences"):
         assert key in bm.info.stats

@@ -9,6 +9,7 @@ which makes that observation's importance ratios heavy-tailed).
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 
 import arviz as az
@@ -27,6 +28,9 @@ from sustain.results import BayesianResults, ModelInfo
 
 # Our ELPD numbers are ArviZ's own on the same draws.
 ARVIZ_RTOL = 1e-9
+# WAIC (computed by sustain since ArviZ 1 dropped it) against a pure-Python loop: only
+# summation order differs.
+WAIC_RTOL = 1e-9
 DRAWS, TUNE, CHAINS, SEED = 300, 300, 2, 7
 N_OBS = 40
 # The true slope is 2 with residual sd 0.5; dropping x costs about 1.5 nats per observation,
@@ -48,7 +52,7 @@ def _fit(x, y, slope=True):
         a = pm.Normal("Intercept", 0, 5)
         mu = a + pm.Normal("x", 0, 5) * x if slope else a
         pm.Normal("y", mu, pm.HalfNormal("sigma", 2), observed=y)
-        return pm.sample(
+        idata = pm.sample(
             draws=DRAWS,
             tune=TUNE,
             chains=CHAINS,
@@ -56,8 +60,8 @@ def _fit(x, y, slope=True):
             random_seed=SEED,
             progressbar=False,
             compute_convergence_checks=False,
-            idata_kwargs={"log_likelihood": True},
         )
+        return pm.compute_log_likelihood(idata, progressbar=False)
 
 
 @pytest.fixture(scope="module")
@@ -104,14 +108,57 @@ def test_numbers_are_arviz(fits, comparison):
     for name in ("good", "bad"):
         ref = az.loo(fits[name])
         got = comparison.loo_table.loc[name]
-        assert got["elpd_loo"] == pytest.approx(ref["elpd_loo"], rel=ARVIZ_RTOL)
-        assert got["se"] == pytest.approx(ref["se"], rel=ARVIZ_RTOL)
-        ref_w = az.waic(fits[name])
-        assert comparison.waic_table.loc[name, "elpd_waic"] == pytest.approx(
-            ref_w["elpd_waic"], rel=ARVIZ_RTOL
-        )
-    ref_table = az.compare({"good": fits["good"], "bad": fits["bad"]})
-    pd.testing.assert_frame_equal(comparison.loo_table, ref_table, rtol=ARVIZ_RTOL)
+        assert got["elpd_loo"] == pytest.approx(ref.elpd, rel=ARVIZ_RTOL)
+        assert got["se"] == pytest.approx(ref.se, rel=ARVIZ_RTOL)
+        assert got["p_loo"] == pytest.approx(ref.p, rel=ARVIZ_RTOL)
+    # ArviZ 1's table with its columns renamed and elpd_diff's sign turned (best minus model)
+    ref_table = az.compare({"good": fits["good"], "bad": fits["bad"]}, round_to="none")
+    ours = comparison.loo_table.rename(columns={"elpd_loo": "elpd", "p_loo": "p"})
+    ours["elpd_diff"] = -ours["elpd_diff"]
+    pd.testing.assert_frame_equal(ours[ref_table.columns], ref_table, rtol=ARVIZ_RTOL)
+    assert list(comparison.loo_table.columns[:9]) == [
+        "rank",
+        "elpd_loo",
+        "p_loo",
+        "elpd_diff",
+        "weight",
+        "se",
+        "dse",
+        "warning",
+        "scale",
+    ]
+    assert (comparison.loo_table["elpd_diff"] >= 0).all()
+
+
+def _waic_by_hand(log_lik):
+    """WAIC written out draw by draw and observation by observation (Vehtari et al. 2017)."""
+    draws = np.asarray(log_lik.transpose("chain", "draw", ...)).reshape(-1, log_lik.shape[-1])
+    s = draws.shape[0]
+    elpd_i, p_i = [], []
+    for column in draws.T:
+        m = column.max()
+        lppd = m + math.log(sum(math.exp(v - m) for v in column) / s)
+        mean = sum(column) / s
+        var = sum((v - mean) ** 2 for v in column) / (s - 1)
+        elpd_i.append(lppd - var)
+        p_i.append(var)
+    n = len(elpd_i)
+    mean_i = sum(elpd_i) / n
+    se = math.sqrt(n * sum((e - mean_i) ** 2 for e in elpd_i) / n)
+    return sum(elpd_i), se, sum(p_i)
+
+
+def test_waic_matches_a_hand_computation(fits, comparison):
+    """ArviZ 1 dropped WAIC; sustain's own must be the textbook formula."""
+    for name in ("good", "bad"):
+        elpd, se, p = _waic_by_hand(fits[name].log_likelihood["y"])
+        row = comparison.waic_table.loc[name]
+        assert row["elpd_waic"] == pytest.approx(elpd, rel=WAIC_RTOL)
+        assert row["se"] == pytest.approx(se, rel=WAIC_RTOL)
+        assert row["p_waic"] == pytest.approx(p, rel=WAIC_RTOL)
+        pointwise = np.asarray(comparison.waic[name].elpd_i)
+        assert pointwise.shape == (N_OBS,)
+        assert pointwise.sum() == pytest.approx(elpd, rel=WAIC_RTOL)
 
 
 def test_ic_waic_ranks_by_waic(fits):
@@ -216,11 +263,11 @@ def test_bad_arguments_raise(fits, kwargs, match):
 def test_bad_models_raise(fits):
     with pytest.raises(SpecError, match="at least two"):
         compare([fits["good"]])
-    no_ll = az.from_dict(posterior={"mu": np.zeros((2, 10))})
+    no_ll = az.from_dict({"posterior": {"mu": np.zeros((2, 10))}})
     with pytest.raises(SpecError, match="no log_likelihood group"):
         compare([fits["good"], no_ll])
     fewer = fits["bad"].copy()
-    fewer.log_likelihood = fewer.log_likelihood.isel(y_dim_0=slice(0, 30))
+    fewer["log_likelihood"] = fewer["log_likelihood"].to_dataset().isel(y_dim_0=slice(0, 30))
     with pytest.raises(SpecError, match="same observations"):
         compare([fits["good"], fewer])
     with pytest.raises(SpecError, match="expected a Bayesian result"):
@@ -230,7 +277,8 @@ def test_bad_models_raise(fits):
 def test_several_log_likelihoods_need_var_name(fits):
     def joint(idata):
         two = idata.copy()
-        two.log_likelihood["exit"] = two.log_likelihood["y"] * 0.5
+        log_lik = two["log_likelihood"].to_dataset()
+        two["log_likelihood"] = log_lik.assign(exit=log_lik["y"] * 0.5)
         return two
 
     models = [joint(fits["good"]), joint(fits["bad"])]

@@ -11,6 +11,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import xarray as xr
 
 import sustain
 from sustain.diagnostics import (
@@ -68,7 +69,7 @@ def test_rank_plot_elements_and_files(centered, tmp_path):
     assert [ax.get_title() for ax in fig.axes] == ["mu", "mu", "tau", "tau"]
     assert fig.axes[0].get_ylabel() == "density"
     assert fig.axes[2].get_xlabel() == "value"
-    assert fig.axes[3].get_xlabel() == "Rank (all chains)"
+    assert fig.axes[3].get_xlabel() == "Fractional rank (all chains)"
     assert fig.number not in plt.get_fignums()  # saved figures are closed
     _assert_image_files(_saved(tmp_path / "rank"))
 
@@ -89,13 +90,18 @@ def test_trace_kind_and_single_elements(centered):
 
 def test_energy_plot(centered, tmp_path):
     fig = energy_plot(centered, path=tmp_path / "energy.png")
-    ax = fig.axes[0]
+    bfmi, ax = fig.axes
     assert fig.get_suptitle() == "Energy: marginal vs transition"
     assert ax.get_xlabel() == "energy (centred)"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "Marginal Energy" in legend and any("BFMI" in t for t in legend)
+    assert legend == ["Marginal energy", "Energy transition"]
+    assert bfmi.get_title() == "E-BFMI by chain" and bfmi.get_xlabel() == "E-BFMI"
+    # one point per chain, at the chain's E-BFMI
+    points = bfmi.collections[0].get_offsets()
+    expected = az.bfmi(centered)["energy"].values
+    np.testing.assert_allclose(sorted(np.asarray(points)[:, 0]), sorted(expected))
     _assert_image_files(_saved(tmp_path / "energy"))
-    no_energy = az.from_dict(posterior={"mu": np.zeros((2, 10))})
+    no_energy = az.from_dict({"posterior": {"mu": np.zeros((2, 10))}})
     with pytest.raises(SpecError, match="energy"):
         energy_plot(no_energy)
 
@@ -103,10 +109,14 @@ def test_energy_plot(centered, tmp_path):
 def test_forest_plot(centered, tmp_path):
     fig = posterior_forest_plot(centered, path=tmp_path / "forest")
     assert fig.get_suptitle() == "Posterior intervals by chain"
-    assert [ax.get_title() for ax in fig.axes] == ["95.0% HDI", "ess", "r_hat"]
-    assert fig.axes[0].get_xlabel() == "parameter value"
-    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert "mu" in labels and "tau" in labels and "theta[Choate]" in labels
+    assert [ax.get_title() for ax in fig.axes] == ["", "95% HDI by chain", "bulk ESS", "R-hat"]
+    assert fig.axes[1].get_xlabel() == "parameter value"
+    labels = [t.get_text() for t in fig.axes[0].texts]  # ArviZ 1 writes labels in a column
+    assert {"mu", "tau", "theta", "Choate"} <= set(labels)
+    # one point per parameter in the ESS and R-hat columns (1 + 8 + 1 elements)
+    assert [
+        len(np.concatenate([c.get_offsets() for c in ax.collections])) for ax in fig.axes[2:]
+    ] == [10, 10]
     _assert_image_files(_saved(tmp_path / "forest"))
     with pytest.raises(SpecError, match="hdi_prob"):
         posterior_forest_plot(centered, hdi_prob=1.5)
@@ -138,11 +148,14 @@ def test_ppc_plot(centered, tmp_path, group, kind, title, ylabel):
 
 
 def test_ppc_plot_needs_predictive_and_observed_draws(centered):
-    bare = az.from_dict(posterior={"mu": np.zeros((2, 10))})
+    bare = az.from_dict({"posterior": {"mu": np.zeros((2, 10))}})
     with pytest.raises(SpecError, match="no posterior_predictive draws"):
         ppc_plot(bare)
-    no_observed = az.InferenceData(
-        posterior=centered.posterior, posterior_predictive=centered.posterior_predictive
+    no_observed = xr.DataTree.from_dict(
+        {
+            "posterior": centered.posterior.to_dataset(),
+            "posterior_predictive": centered.posterior_predictive.to_dataset(),
+        }
     )
     with pytest.raises(SpecError, match="observed_data is missing"):
         ppc_plot(no_observed)
@@ -161,7 +174,7 @@ def test_diagnosis_plot_saves_everything(centered, tmp_path):
 
 def test_diagnosis_plot_skips_what_is_missing(tmp_path):
     rng = np.random.default_rng(5)
-    idata = az.from_dict(posterior={"mu": rng.normal(size=(2, 100))})
+    idata = az.from_dict({"posterior": {"mu": rng.normal(size=(2, 100))}})
     written = diagnose(idata).plot(tmp_path, formats=["png"])
     assert set(written) == {"rank", "forest"}
     assert [p.name for p in written["rank"]] == ["rank.png"]
@@ -171,7 +184,7 @@ def test_failing_elements_join_the_rank_plot(tmp_path):
     rng = np.random.default_rng(6)
     big = rng.normal(size=(2, 2000, 50))  # iid draws: long enough that only r[7] fails
     big[1, :, 7] += 5.0  # element 7: chains disagree
-    idata = az.from_dict(posterior={"mu": rng.normal(size=(2, 2000)), "r": big})
+    idata = az.from_dict({"posterior": {"mu": rng.normal(size=(2, 2000)), "r": big}})
     dg = diagnose(idata)
     assert "R-hat" in dg.failed
     assert dg.table.index[~dg.table["ok"]].tolist() == ["r[7]"]
@@ -195,13 +208,12 @@ def test_pdf_files_are_reproducible(centered, tmp_path):
 
 
 def test_comparison_plot(tmp_path):
-    with pytest.warns(UserWarning):
-        c = sustain.compare(
-            {
-                "c": az.load_arviz_data("centered_eight"),
-                "nc": az.load_arviz_data("non_centered_eight"),
-            }
-        )
+    c = sustain.compare(
+        {
+            "c": az.load_arviz_data("centered_eight"),
+            "nc": az.load_arviz_data("non_centered_eight"),
+        }
+    )
     fig = c.plot(tmp_path / "compare")
     assert fig.get_suptitle() == "Model comparison (PSIS-LOO)"
     assert fig.axes[0].get_xlabel() == "ELPD (log score)"
@@ -211,7 +223,7 @@ def test_comparison_plot(tmp_path):
 
 
 def test_plot_dataset_selects_elements(centered):
-    ds = plot_dataset(centered.posterior, ["theta[Deerfield]"])
+    ds = plot_dataset(centered.posterior.to_dataset(), ["theta[Deerfield]"])
     expected = centered.posterior["theta"].sel(school="Deerfield").values
     np.testing.assert_array_equal(ds["theta[Deerfield]"].values, expected)
 
@@ -227,10 +239,12 @@ def test_binary_outcome_defaults_to_the_mean_check_even_with_constant_draws(tmp_
     draws = (rng.random((2, 50, 40)) < 0.05).astype(int)
     draws[0, :5] = 0  # several simulated data sets without a single event
     idata = az.from_dict(
-        posterior={"Intercept": rng.normal(size=(2, 50))},
-        posterior_predictive={"exit": draws},
-        prior_predictive={"exit": np.zeros((1, 50, 40), dtype=int)},
-        observed_data={"exit": (rng.random(40) < 0.05).astype(int)},
+        {
+            "posterior": {"Intercept": rng.normal(size=(2, 50))},
+            "posterior_predictive": {"exit": draws},
+            "prior_predictive": {"exit": np.zeros((1, 50, 40), dtype=int)},
+            "observed_data": {"exit": (rng.random(40) < 0.05).astype(int)},
+        }
     )
     assert default_ppc_kind(idata) == "mean"
     for group in ("posterior", "prior"):

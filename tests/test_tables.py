@@ -299,12 +299,12 @@ def test_failed_diagnostics_mark_the_model_and_warn():
 def test_diagnostics_are_computed_when_the_fit_did_not_record_them():
     rng = np.random.default_rng(7)
     shifted = rng.normal(0, 1, (4, 300)) + np.array([[0.0], [0.0], [3.0], [3.0]])
-    idata = az.from_dict(posterior={"hhi": shifted})
+    idata = az.from_dict({"posterior": {"hhi": shifted}})
     info = ModelInfo("Bayes", "bayes", "quality", "quality ~ hhi", 100)
     with pytest.warns(UserWarning, match="R-hat"):
         table = sustain.regression_table(BayesianResults(idata, ("hhi",), info), "csv")
     assert float(rows_of(table)["Max R-hat"][0]) > 1.5
-    good = az.from_dict(posterior={"hhi": rng.normal(0, 1, (4, 1000))})
+    good = az.from_dict({"posterior": {"hhi": rng.normal(0, 1, (4, 1000))}})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sustain.regression_table(BayesianResults(good, ("hhi",), info), "csv")

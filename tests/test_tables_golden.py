@@ -137,7 +137,7 @@ def bayes_result(fail: bool = False, record_stats: bool = True) -> BayesianResul
         stats=stats,
         link="identity",
     )
-    return BayesianResults(az.from_dict(posterior=post), tuple(post), info)
+    return BayesianResults(az.from_dict({"posterior": post}), tuple(post), info)
 
 
 def golden_models() -> list:

@@ -3,7 +3,8 @@
 ``sustain.diagnose(result)`` checks convergence and sampler health against stated thresholds,
 ``sustain.compare([m1, m2])`` ranks models by PSIS-LOO (with WAIC alongside) and
 ``sustain.ppc_plot(result)`` draws prior or posterior predictive checks. Every function takes
-any result with an ``.idata`` attribute or a bare ``arviz.InferenceData``.
+any result with an ``.idata`` attribute or a bare ArviZ ``DataTree`` (``xarray.DataTree``, which
+replaced ``arviz.InferenceData`` in ArviZ 1).
 """
 
 from __future__ import annotations

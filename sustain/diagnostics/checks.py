@@ -1,8 +1,7 @@
 """Pure functions behind :func:`sustain.diagnose`: per-parameter statistics and sampler checks.
 
-The numbers come from ArviZ (rank-normalised split R-hat, bulk and tail ESS, MCSE of the mean,
-E-BFMI; the MCSE of the sd follows ArviZ's formula, see :func:`mcse_sd`); this module only
-selects the variables, flattens them to one row per scalar element, reads the sampler
+The numbers come from ArviZ (``arviz_stats``: rank-normalised split R-hat, bulk and tail ESS,
+MCSE of the mean and of the sd, E-BFMI); this module only selects the variables, flattens them to one row per scalar element, reads the sampler
 statistics under whichever name the sampler used, and turns each statistic into a
 :class:`Check` (value, threshold, pass/fail, message, advice).
 
@@ -34,6 +33,7 @@ import xarray as xr
 
 from sustain.errors import SpecError
 from sustain.options import EssScale, check_choice
+from sustain.results import TAIL_ESS_PROBS
 
 # Each sampler statistic and the names samplers store it under, in order of preference.
 STAT_NAMES: dict[str, tuple[str, ...]] = {
@@ -130,13 +130,16 @@ class Check:
     advice: str
 
 
-def to_inference_data(result: Any) -> Any:
-    """Return the ``arviz.InferenceData`` of a Bayesian result (anything with ``.idata``) or itself.
+def to_inference_data(result: Any) -> xr.DataTree:
+    """Return the draws of a Bayesian result (anything with ``.idata``) or a DataTree itself.
+
+    ArviZ 1 keeps draws in an :class:`xarray.DataTree` whose children are the groups
+    (``posterior``, ``sample_stats``, ...); it replaces ArviZ 0.x's ``InferenceData``.
 
     Raises
     ------
     SpecError
-        When ``result`` is neither an InferenceData nor carries one in ``.idata``, or has no
+        When ``result`` is neither a DataTree nor carries one in ``.idata``, or has no
         posterior group.
 
     Examples
@@ -146,17 +149,29 @@ def to_inference_data(result: Any) -> Any:
     >>> to_inference_data(idata) is idata
     True
     """
-    import arviz as az
-
-    idata = result if isinstance(result, az.InferenceData) else getattr(result, "idata", None)
-    if not isinstance(idata, az.InferenceData):
+    idata = result if isinstance(result, xr.DataTree) else getattr(result, "idata", None)
+    if not isinstance(idata, xr.DataTree):
         raise SpecError(
             "expected a Bayesian result with .idata (sustain.fit_bayes, sustain.fit_joint) or an "
-            f"arviz.InferenceData, got {type(result).__name__}"
+            f"ArviZ DataTree (xarray.DataTree), got {type(result).__name__}"
         )
-    if "posterior" not in idata.groups():
-        raise SpecError("the InferenceData has no posterior group: nothing to diagnose")
+    if "posterior" not in idata.children:
+        raise SpecError("the DataTree has no posterior group: nothing to diagnose")
     return idata
+
+
+def group(idata: xr.DataTree, name: str) -> xr.Dataset | None:
+    """The group ``name`` of ``idata`` as an :class:`xarray.Dataset`, or ``None`` if absent.
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> idata = az.load_arviz_data("centered_eight")
+    >>> type(group(idata, "posterior")).__name__, group(idata, "warmup_posterior")
+    ('Dataset', None)
+    """
+    node = idata.children.get(name)
+    return None if node is None else node.to_dataset()
 
 
 def choice(name: str, value: object, alias: object) -> str:
@@ -288,13 +303,15 @@ def parameter_table(posterior: xr.Dataset, names: Sequence[str]) -> pd.DataFrame
     R-hat is the rank-normalised split R-hat of Vehtari et al. (2021), the maximum of the bulk
     and the folded (tail) statistic; bulk ESS is the ESS of the rank-normalised draws, tail ESS
     the smaller of the ESS of the 5% and 95% quantile indicators. MCSE of the mean is
-    ``sd / sqrt(ESS_mean)``. All are computed by ArviZ. Elements that are constant across all
+    ``sd / sqrt(ESS_mean)``; MCSE of the sd is ``sqrt(Var(v) / (4 v))`` by the delta method,
+    with ``v`` the posterior variance and ``Var(v)`` estimated from the mean-ESS of the squared
+    centred draws. All are computed by ArviZ. Elements that are constant across all
     draws have undefined R-hat and ESS (NaN) and are not judged by the checks.
 
     Examples
     --------
     >>> import arviz as az
-    >>> post = az.load_arviz_data("non_centered_eight").posterior
+    >>> post = az.load_arviz_data("non_centered_eight").posterior.to_dataset()
     >>> parameter_table(post, ["mu", "theta"]).shape
     (9, 8)
     """
@@ -308,9 +325,9 @@ def parameter_table(posterior: xr.Dataset, names: Sequence[str]) -> pd.DataFrame
             "mean": sub.mean(("chain", "draw")),
             "sd": sub.std(("chain", "draw"), ddof=1),
             "mcse_mean": az.mcse(sub, method="mean"),
-            "mcse_sd": mcse_sd(sub),
+            "mcse_sd": az.mcse(sub, method="sd"),
             "ess_bulk": az.ess(sub, method="bulk"),
-            "ess_tail": az.ess(sub, method="tail"),
+            "ess_tail": az.ess(sub, method="tail", prob=TAIL_ESS_PROBS),
             "rhat": az.rhat(sub, method="rank"),
         }
     frames = []
@@ -322,33 +339,6 @@ def parameter_table(posterior: xr.Dataset, names: Sequence[str]) -> pd.DataFrame
             columns[key] = columns[key].reshape(-1)
         frames.append(pd.DataFrame(columns, index=pd.Index(labels, name="parameter")))
     return pd.concat(frames)[PARAMETER_COLUMNS]
-
-
-def mcse_sd(posterior: xr.Dataset) -> xr.Dataset:
-    """Monte Carlo standard error of the posterior sd of every element.
-
-    Notes
-    -----
-    Written out here because ``arviz.mcse(method="sd")`` fails in ArviZ 0.23 when numba is
-    installed and NumPy >= 2.4 (it calls ``float`` on a 1-element array). The formula is ArviZ's
-    own (``_mcse_sd`` and ``summary``): with ``c = (x - mean(x))^2``, ``v = mean(c)`` and the
-    mean-ESS of ``c``, ``Var(v) = (mean(c^2) - v^2) / ESS(c)`` and by the delta method
-    ``MCSE(sd) = sqrt(Var(v) / (4 v))``.
-
-    Examples
-    --------
-    >>> import arviz as az
-    >>> post = az.load_arviz_data("centered_eight").posterior
-    >>> round(float(mcse_sd(post[["mu"]])["mu"]), 4)
-    0.1137
-    """
-    import arviz as az
-
-    centred_sq = (posterior - posterior.mean(("chain", "draw"))) ** 2
-    ess = az.ess(centred_sq, method="mean")
-    var = centred_sq.mean(("chain", "draw"))
-    var_of_var = ((centred_sq**2).mean(("chain", "draw")) - var**2) / ess
-    return np.sqrt(var_of_var / var / 4)
 
 
 def _element_dims(da: xr.DataArray) -> list[Hashable]:
@@ -363,11 +353,11 @@ def find_stat(sample_stats: xr.Dataset | None, key: str) -> xr.DataArray | None:
     Examples
     --------
     >>> import arviz as az
-    >>> stats = az.load_arviz_data("centered_eight").sample_stats
-    >>> find_stat(stats, "tree_depth").name
-    'tree_depth'
-    >>> find_stat(stats, "treedepth_flag") is None
-    True
+    >>> stats = az.load_arviz_data("centered_eight").sample_stats.to_dataset()
+    >>> find_stat(stats, "tree_depth").name, find_stat(stats, "treedepth_flag").name
+    ('tree_depth', 'reached_max_treedepth')
+    >>> find_stat(stats, "energy").name, find_stat(None, "energy") is None
+    ('energy', True)
     """
     if sample_stats is None:
         return None
@@ -475,8 +465,9 @@ def check_divergences(sample_stats: xr.Dataset | None, max_divergences: int) -> 
     Examples
     --------
     >>> import arviz as az
-    >>> check_divergences(az.load_arviz_data("centered_eight").sample_stats, 0).message
-    '48 divergent transitions after tuning (2.4% of 2000 draws)'
+    >>> stats = az.load_arviz_data("centered_eight").sample_stats.to_dataset()
+    >>> check_divergences(stats, 0).message
+    '19 divergent transitions after tuning (0.9% of 2000 draws)'
     """
     name = "divergences"
     div = find_stat(sample_stats, "diverging")
@@ -503,7 +494,8 @@ def check_treedepth(
     Examples
     --------
     >>> import arviz as az
-    >>> c = check_treedepth(az.load_arviz_data("centered_eight").sample_stats, 0.01, 10)
+    >>> stats = az.load_arviz_data("centered_eight").sample_stats.to_dataset()
+    >>> c = check_treedepth(stats, 0.01, 10)
     >>> c.passed, c.value
     (True, 0.0)
     """
@@ -531,7 +523,7 @@ def check_treedepth(
     )
 
 
-def check_ebfmi(idata: Any, ebfmi_min: float) -> Check:
+def check_ebfmi(idata: xr.DataTree, ebfmi_min: float) -> Check:
     """Energy Bayesian fraction of missing information, worst chain (ArviZ ``bfmi``).
 
     Notes
@@ -545,17 +537,14 @@ def check_ebfmi(idata: Any, ebfmi_min: float) -> Check:
     >>> import arviz as az
     >>> c = check_ebfmi(az.load_arviz_data("centered_eight"), 0.3)
     >>> c.passed, round(c.value, 2)
-    (False, 0.27)
+    (False, 0.29)
     """
-    import arviz as az
-
     name = "E-BFMI"
-    stats = getattr(idata, "sample_stats", None) if "sample_stats" in idata.groups() else None
-    energy = find_stat(stats, "energy")
+    energy = find_stat(group(idata, "sample_stats"), "energy")
     if energy is None:
         return _not_available(name, ebfmi_min, ">=", "the sampler recorded no 'energy'")
     chains = np.atleast_2d(np.asarray(energy.transpose("chain", ...).values, dtype=float))
-    values = np.array([float(az.bfmi(e[np.isfinite(e)][None, :])[0]) for e in chains])
+    values = np.array([_bfmi(e[np.isfinite(e)]) for e in chains])
     worst = int(np.argmin(values))
     value = float(values[worst])
     low = [i for i, v in enumerate(values) if v < ebfmi_min]
@@ -567,3 +556,10 @@ def check_ebfmi(idata: Any, ebfmi_min: float) -> Check:
     else:
         msg = f"E-BFMI < {ebfmi_min:g} in {len(low)} of {len(values)} chains (lowest {value:.2f})"
     return Check(name, value, ebfmi_min, ">=", False, msg, ADVICE["ebfmi"])
+
+
+def _bfmi(energy: np.ndarray) -> float:
+    """ArviZ's E-BFMI of one chain's energy draws (finite values only)."""
+    import arviz as az
+
+    return float(np.asarray(az.bfmi(energy[None, :])).reshape(-1)[0])

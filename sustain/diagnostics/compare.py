@@ -1,10 +1,11 @@
 """``sustain.compare``: rank Bayesian models by PSIS-LOO, with Pareto-k checks and WAIC alongside.
 
 Both criteria estimate the expected log pointwise predictive density (ELPD) for new data from
-the pointwise log-likelihood stored in each result's ``idata.log_likelihood``. ArviZ does the
-computing (``az.loo``, ``az.waic``, ``az.compare``); this module checks that the models are
-comparable, counts Pareto k values per model, turns ArviZ's generic warnings into ones that name
-the model, and returns a frozen :class:`Comparison`.
+the pointwise log-likelihood stored in each result's ``idata.log_likelihood``. ArviZ computes
+PSIS-LOO and the comparison table (``az.loo``, ``az.compare``); ArviZ 1 no longer has WAIC, so
+:func:`waic` computes it here from the pointwise log-likelihood. This module checks that the
+models are comparable, counts Pareto k values per model, turns ArviZ's generic warnings into
+ones that name the model, and returns a frozen :class:`Comparison`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from sustain.diagnostics.plots import ImageFormat
 
 PARETO_COLUMNS = ["n_obs", "good", "ok", "bad", "very_bad", "max_k", "n_above_threshold"]
+# Columns of the comparison tables, first the ones sustain has always had, then ArviZ 1's extras.
+TABLE_COLUMNS = ["rank", "elpd", "p", "elpd_diff", "weight", "se", "dse", "warning", "scale"]
+EXTRA_COLUMNS = ["p_worse", "diag_diff", "diag_elpd"]
+# WAIC's variance check: a pointwise posterior variance of the log density above this makes
+# WAIC unreliable (Vehtari, Gelman and Gabry 2017, section 2.2).
+WAIC_VARIANCE_LIMIT = 0.4
 # An ELPD difference smaller than this many standard errors does not separate two models.
 DISTINGUISHABLE_SE = 2.0
 
@@ -56,13 +63,17 @@ class Comparison(SummaryMixin):
     names : tuple of str
         Model names, in the order given.
     loo_table, waic_table : DataFrame
-        ArviZ comparison tables (``rank``, ``elpd_loo``/``elpd_waic``, ``p_*``, ``elpd_diff``,
-        ``weight``, ``se``, ``dse``, ``warning``, ``scale``), best model first.
+        Comparison tables, best model first: ``rank``, ``elpd_loo``/``elpd_waic``,
+        ``p_loo``/``p_waic``, ``elpd_diff`` (how much lower the model's ELPD is than the best
+        model's, so >= 0), ``weight``, ``se``, ``dse`` (standard error of ``elpd_diff``),
+        ``warning``, ``scale`` (``"log"``), then ArviZ's ``p_worse`` (probability that the model
+        predicts worse than the best), ``diag_diff`` and ``diag_elpd``.
     pareto_k : DataFrame
         Per model: observations, counts of k in (-inf, 0.5] ``good``, (0.5, threshold] ``ok``,
         (threshold, 1] ``bad``, (1, inf) ``very_bad``, ``max_k`` and ``n_above_threshold``.
-    loo, waic : Mapping[str, arviz.ELPDData]
-        Pointwise results per model (``loo[name].pareto_k``, ``loo[name].loo_i``).
+    loo, waic : Mapping[str, arviz_stats.ELPDData]
+        Pointwise results per model (``.elpd``, ``.se``, ``.p``, ``.elpd_i``, ``.warning``;
+        ``loo[name].pareto_k``).
     k_threshold : float
         Pareto k above which an observation's LOO estimate is flagged.
     method : str
@@ -166,19 +177,28 @@ class Comparison(SummaryMixin):
         """
         import arviz as az
 
-        from sustain.diagnostics.plots import finish_figure, house_style
+        from sustain.diagnostics.plots import figure_of, finish_figure, house_style
 
+        table = self.table.rename(columns={f"elpd_{self.ic}": "elpd"})
         with house_style():
-            ax = az.plot_compare(
-                self.table,
-                insample_dev=False,
-                figsize=(7, 1.2 + 0.6 * len(self.names)),
-                backend_kwargs={"layout": "constrained"},
+            pc = az.plot_compare(
+                table[["elpd", "se"]],
+                relative_scale=False,  # each model's ELPD +- se; the best model's as a band
+                rotated=False,  # models down the side (best at the top), ELPD along the bottom
+                backend="matplotlib",
+                visuals={"ref_band": True, "title": False},
+                figure_kwargs={
+                    "figsize": (7, 1.2 + 0.6 * len(self.names)),
+                    "figsize_units": "inches",
+                },
             )
+            fig = figure_of(pc)
+            ax = fig.axes[0]
             ax.set_xlabel("ELPD (log score)")
-            ax.set_title("")
+            ax.margins(y=0.3)
+            fig.set_layout_engine("constrained")
         title = f"Model comparison ({'PSIS-LOO' if self.ic == 'loo' else 'WAIC'})"
-        return finish_figure(ax.figure, title, path, formats)
+        return finish_figure(fig, title, path, formats)
 
 
 def _ranking_sentences(table: pd.DataFrame, ic: str) -> list[str]:
@@ -209,7 +229,7 @@ def compare(
 
     Parameters
     ----------
-    models : sequence of results or InferenceData, or mapping name -> result
+    models : sequence of results or DataTrees, or mapping name -> result
         At least two models; each needs a ``log_likelihood`` group (pointwise, same
         observations in every model).
     names : sequence of str, optional
@@ -236,8 +256,9 @@ def compare(
     0.5 < k <= 0.7 still fine, k > 0.7 unreliable (the observation is highly influential; the
     posterior without it differs too much), k > 1 the variance of the estimate is infinite.
     WAIC ``= sum_i log E[p(y_i | theta)] - sum_i Var[log p(y_i | theta)]`` is asymptotically
-    equal but less robust. Differences are on the log score scale (larger is better); ``dse``
-    is the standard error of the difference to the best model.
+    equal but less robust (see :func:`waic`). ELPDs are on the log score scale (larger is
+    better); ``elpd_diff`` is the best model's ELPD minus this model's (ArviZ 1 reports the
+    negative) and ``dse`` its standard error.
 
     Examples
     --------
@@ -254,11 +275,11 @@ def compare(
     labels, results = _named_models(models, names)
     idatas = {n: to_inference_data(r) for n, r in zip(labels, results, strict=True)}
     _check_comparable(idatas, var_name)
-    loo, waic, messages = _criteria(idatas, var_name, k_threshold)
+    loo, waics, messages = _criteria(idatas, var_name, k_threshold)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # already reported per model above
         loo_table = az_compare(loo, "loo", method)
-        waic_table = az_compare(waic, "waic", method)
+        waic_table = az_compare(waics, "waic", method)
     return Comparison(
         ic=ic,
         names=tuple(labels),
@@ -270,7 +291,7 @@ def compare(
             columns=PARETO_COLUMNS,
         ),
         loo=types.MappingProxyType(loo),
-        waic=types.MappingProxyType(waic),
+        waic=types.MappingProxyType(waics),
         k_threshold=float(k_threshold),
         method=method,
         warnings=tuple(messages),
@@ -280,10 +301,115 @@ def compare(
 def az_compare(
     elpd: Mapping[str, Any], ic: InformationCriterion, method: WeightMethod
 ) -> pd.DataFrame:
-    """ArviZ's comparison table from precomputed pointwise ELPD results."""
+    """ArviZ's comparison table from precomputed pointwise ELPD results, in sustain's columns.
+
+    ``az.compare`` ranks by the ELPD it is given (PSIS-LOO, or :func:`waic` wrapped in an
+    ``ELPDData``) and computes weights, ``elpd_diff`` and ``dse`` from the pointwise values.
+    Its ``elpd`` and ``p`` become ``elpd_<ic>`` and ``p_<ic>``, ``elpd_diff`` keeps sustain's
+    sign (best minus model, >= 0), and ``warning`` and ``scale`` are added.
+    """
     import arviz as az
 
-    return az.compare(dict(elpd), ic=ic, method=method)
+    table = az.compare(dict(elpd), method=method, round_to="none")
+    table["elpd_diff"] = 0.0 - table["elpd_diff"]  # 0.0 - x: the best model gets 0.0, not -0.0
+    table["warning"] = [bool(elpd[str(name)].warning) for name in table.index]
+    table["scale"] = [str(elpd[str(name)].scale) for name in table.index]
+    table = table[TABLE_COLUMNS + [c for c in EXTRA_COLUMNS if c in table.columns]]
+    return table.rename(columns={"elpd": f"elpd_{ic}", "p": f"p_{ic}"})
+
+
+@dataclass(frozen=True, slots=True)
+class WAIC:
+    """The widely applicable information criterion of one model, pointwise and summed.
+
+    Attributes
+    ----------
+    elpd : float
+        ``sum_i elpd_i``.
+    se : float
+        ``sqrt(n * var(elpd_i))``, the standard error of ``elpd``.
+    p : float
+        Effective number of parameters, ``sum_i p_i``.
+    elpd_i, p_i : ndarray, shape (n,)
+        Pointwise ELPD and effective number of parameters.
+    n_samples : int
+        Posterior draws (chains x draws).
+    warning : bool
+        Whether some ``p_i`` exceeds ``WAIC_VARIANCE_LIMIT`` (WAIC may be unreliable).
+    """
+
+    elpd: float
+    se: float
+    p: float
+    elpd_i: np.ndarray
+    p_i: np.ndarray
+    n_samples: int
+    warning: bool
+
+
+def waic(log_lik: np.ndarray) -> WAIC:
+    """WAIC from the pointwise log-likelihood, shape (chains, draws, n) or (draws, n).
+
+    Written here because ArviZ 1 (arviz-stats) removed ``az.waic``; the definition is that of
+    Vehtari, Gelman and Gabry (2017) and R's ``loo::waic``.
+
+    Notes
+    -----
+    With ``S`` draws ``theta_s`` and ``l_is = log p(y_i | theta_s)``:
+    ``lppd_i = log((1/S) sum_s exp(l_is))``, ``p_i = var_s(l_is)`` (sample variance, divisor
+    ``S - 1``; ArviZ 0.x divided by ``S``, a relative difference of ``1/(S - 1)`` in ``p``),
+    ``elpd_i = lppd_i - p_i``, ``elpd = sum_i elpd_i``, ``se = sqrt(n var_i(elpd_i))`` (divisor
+    ``n``, as for LOO) and ``p = sum_i p_i``.
+
+    Examples
+    --------
+    >>> ll = np.log(np.array([[0.2, 0.5], [0.4, 0.5]]))  # 2 draws, 2 observations
+    >>> w = waic(ll)
+    >>> lppd = np.log([0.3, 0.5]); p_i = np.array([np.log(2) ** 2 / 2, 0.0])
+    >>> bool(np.allclose(w.elpd_i, lppd - p_i)), round(w.p, 6), w.warning
+    (True, 0.240227, False)
+    """
+    from scipy.special import logsumexp
+
+    values = np.asarray(log_lik, dtype=float)
+    draws = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values[:, None]
+    n_samples, n = draws.shape
+    lppd_i = logsumexp(draws, axis=0) - np.log(n_samples)
+    p_i = draws.var(axis=0, ddof=1)
+    elpd_i = lppd_i - p_i
+    return WAIC(
+        elpd=float(elpd_i.sum()),
+        se=float(np.sqrt(n * elpd_i.var())),
+        p=float(p_i.sum()),
+        elpd_i=elpd_i,
+        p_i=p_i,
+        n_samples=int(n_samples),
+        warning=bool((p_i > WAIC_VARIANCE_LIMIT).any()),
+    )
+
+
+def _waic_elpd(idata: Any, var: str) -> Any:
+    """:func:`waic` of one log-likelihood variable as ArviZ's ``ELPDData`` (for ``az.compare``)."""
+    import xarray as xr
+    from arviz_stats.utils import ELPDData
+
+    da = idata["log_likelihood"][var]
+    obs_dims = [d for d in da.dims if d not in ("chain", "draw")]
+    values = np.asarray(da.transpose("chain", "draw", *obs_dims))
+    result = waic(values.reshape(values.shape[0] * values.shape[1], -1))
+    shape = tuple(da.sizes[d] for d in obs_dims)
+    coords = {d: da.coords[d] for d in obs_dims if d in da.coords}
+    return ELPDData(
+        elpd=result.elpd,
+        se=result.se,
+        p=result.p,
+        n_samples=result.n_samples,
+        n_data_points=int(np.prod(shape, dtype=int)),
+        scale="log",
+        warning=result.warning,
+        good_k=cast(float, None),  # no Pareto k for WAIC (ArviZ's k-fold results do the same)
+        elpd_i=xr.DataArray(result.elpd_i.reshape(shape), dims=obs_dims, coords=coords),
+    )
 
 
 def pareto_counts(k: np.ndarray, threshold: float = 0.7) -> dict[str, float]:
@@ -337,13 +463,12 @@ def _default_names(results: Sequence[Any]) -> list[str]:
 
 
 def _log_lik_var(idata: Any, name: str, var_name: str | None) -> str:
-    if "log_likelihood" not in idata.groups():
+    if "log_likelihood" not in idata.children:
         raise SpecError(
             f"model {name!r} has no log_likelihood group; refit storing the pointwise "
-            "log-likelihood (PyMC: idata_kwargs={'log_likelihood': True} or "
-            "pymc.compute_log_likelihood)"
+            "log-likelihood (PyMC: pymc.compute_log_likelihood(idata))"
         )
-    available = [str(v) for v in idata.log_likelihood.data_vars]
+    available = [str(v) for v in idata["log_likelihood"].data_vars]
     if var_name is not None:
         if var_name not in available:
             raise SpecError(f"model {name!r} has no log-likelihood {var_name!r}: {available}")
@@ -360,7 +485,7 @@ def _check_comparable(idatas: Mapping[str, Any], var_name: str | None) -> None:
     sizes = {}
     for name, idata in idatas.items():
         var = _log_lik_var(idata, name, var_name)
-        da = idata.log_likelihood[var]
+        da = idata["log_likelihood"][var]
         sizes[name] = int(np.prod([da.sizes[d] for d in da.dims if d not in ("chain", "draw")]))
     if len(set(sizes.values())) > 1:
         raise SpecError(
@@ -374,24 +499,25 @@ def _criteria(
 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     import arviz as az
 
-    loo, waic, messages = {}, {}, []
+    loo, waics, messages = {}, {}, []
     for name, idata in idatas.items():
         var = _log_lik_var(idata, name, var_name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # re-issued below, naming the model
             loo[name] = az.loo(idata, pointwise=True, var_name=var)
-            waic[name] = az.waic(idata, pointwise=True, var_name=var)
+            waics[name] = _waic_elpd(idata, var)
         counts = pareto_counts(np.asarray(loo[name].pareto_k), k_threshold)
         if counts["n_above_threshold"]:
             messages.append(_pareto_message(name, counts, k_threshold))
             warnings.warn(messages[-1], ParetoKWarning, stacklevel=3)
-        if bool(waic[name].warning):
+        if bool(waics[name].warning):
             messages.append(
                 f"WAIC of {name}: the posterior variance of the log predictive density exceeds "
-                "0.4 for some observations, so WAIC may be unreliable; prefer PSIS-LOO."
+                f"{WAIC_VARIANCE_LIMIT:g} for some observations, so WAIC may be unreliable; "
+                "prefer PSIS-LOO."
             )
             warnings.warn(messages[-1], WAICWarning, stacklevel=3)
-    return loo, waic, messages
+    return loo, waics, messages
 
 
 def _pareto_message(name: str, counts: Mapping[str, float], threshold: float) -> str:

@@ -20,6 +20,7 @@ from sustain.figures.coef import DODGE, as_results, legend_names, top_legend
 from sustain.figures.style import ImageFormat, figure_style, finish, series_style
 from sustain.options import IntervalKind
 from sustain.tables.labels import LabelSource, load_labels, term_label
+from sustain.tables.language import Language, check_language
 from sustain.tables.model_columns import (
     ESS_BULK_MIN,
     RHAT_MAX,
@@ -30,6 +31,9 @@ from sustain.tables.model_columns import (
 FAILED_NOTE = (
     f"† failed convergence checks: R-hat > {RHAT_MAX:g}, bulk ESS < {ESS_BULK_MIN:.0f} "
     "or divergent transitions"
+)
+FAILED_NOTE_ZH = (
+    f"† 未通过收敛诊断：R-hat > {RHAT_MAX:g}、bulk ESS < {ESS_BULK_MIN:.0f} 或存在发散转移"
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,6 +93,7 @@ def forest_plot(
     terms: Sequence[str] | None = None,
     *,
     labels: LabelSource = None,
+    language: Language = "en",
     rename: Mapping[str, str] | None = None,
     model_names: Sequence[str] | None = None,
     alpha: float = 0.05,
@@ -106,7 +111,7 @@ def forest_plot(
     terms : sequence of str, optional
         Parameters to show, top to bottom (default: every reported parameter except the
         intercept, whose scale would squash the others).
-    labels, rename, model_names, title, path, formats
+    labels, language, rename, model_names, title, path, formats
         As in :func:`coef_plot`.
     alpha : float
         The outer (thin) interval has mass ``1 - alpha``.
@@ -125,12 +130,13 @@ def forest_plot(
     >>> rng = np.random.default_rng(1)
     >>> post = {"hhi": rng.normal(-3, 1, (4, 500)), "sigma": rng.normal(8, 0.2, (4, 500))}
     >>> info = ModelInfo("Bayes", "bayes", "quality", "quality ~ hhi", 300)
-    >>> fig = forest_plot(BayesianResults(az.from_dict(posterior=post), tuple(post), info))
+    >>> fig = forest_plot(BayesianResults(az.from_dict({"posterior": post}), tuple(post), info))
     >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
     ['Funding concentration (HHI)', 'Residual SD (σ)']
     """
     import matplotlib.pyplot as plt
 
+    language = check_language(language)
     items = as_results(results, "forest_plot")
     not_bayes = [f"({i})" for i, r in enumerate(items, 1) if r.inference != "bayesian"]
     if not_bayes:
@@ -146,16 +152,21 @@ def forest_plot(
     missing = [t for t in shown if not any(t in f.index for f in frames)]
     if missing or not shown:
         raise SpecError(f"forest_plot: parameters not in any model: {missing or 'none to show'}")
-    names_map, rename = load_labels(labels), dict(rename or {})
+    names_map, rename = load_labels(labels, language), dict(rename or {})
     flagged = {t for f in frames for t in f.index[f["flagged"]]}
     ticks = [(rename.get(t) or term_label(t, names_map)) + (" †" * (t in flagged)) for t in shown]
     failed = [bool(model_problems(r, alpha, interval)) for r in items]
     names = [
-        n + " †" * bad for n, bad in zip(legend_names(items, model_names), failed, strict=True)
+        n + " †" * bad
+        for n, bad in zip(legend_names(items, model_names, language), failed, strict=True)
     ]
-    kind = "equal-tailed" if interval == "eti" else "highest-density"
-    xlabel = f"Posterior mean with {100 * inner:g}% and {100 * (1 - alpha):g}% {kind} intervals"
-    with figure_style():
+    if language == "zh":
+        kind = "等尾" if interval == "eti" else "最高密度"
+        xlabel = f"后验均值及 {100 * inner:g}% 与 {100 * (1 - alpha):g}% {kind}区间"
+    else:
+        kind = "equal-tailed" if interval == "eti" else "highest-density"
+        xlabel = f"Posterior mean with {100 * inner:g}% and {100 * (1 - alpha):g}% {kind} intervals"
+    with figure_style(language):
         fig, ax = plt.subplots(figsize=(6.0, 1.0 + 0.45 * len(shown) * max(1, len(items) / 2)))
         _draw(ax, frames, names, shown)
         ax.axvline(0.0, color="#666666", linewidth=0.8, linestyle="--")
@@ -165,7 +176,8 @@ def forest_plot(
         top_legend(ax, len(items))
         note = bool(flagged) or any(failed)
         if note:
-            fig.text(0.01, 0.005, FAILED_NOTE, fontsize=7, ha="left", va="bottom")
+            text = FAILED_NOTE_ZH if language == "zh" else FAILED_NOTE
+            fig.text(0.01, 0.005, text, fontsize=7, ha="left", va="bottom")
         if title:
             ax.set_title(title, loc="left", pad=24 if len(items) > 1 else 6)
         fig.tight_layout(rect=(0, 0.04 if note else 0, 1, 1))

@@ -25,6 +25,7 @@ from sustain.models.bayes.fit import (
     check_seed,
     headline_diagnostics,
     package_versions,
+    sample_coords,
     sampler_settings,
 )
 from sustain.models.bayes.priors import Prior, PriorSet
@@ -198,12 +199,10 @@ def _add_groups(idata: Any, terms: JointTerms, family: FamilySpec, log_lik: bool
 
     q, h = terms.quality, terms.hazard
     q_dim, h_dim = f"{q.response}_dim_0", f"{h.response}_dim_0"
-    idata.add_groups(
-        observed_data=xr.Dataset({q.response: ((q_dim,), q.y), h.response: ((h_dim,), h.y)})
-    )
+    idata["observed_data"] = xr.Dataset({q.response: ((q_dim,), q.y), h.response: ((h_dim,), h.y)})
     if not log_lik:
         return
-    post = idata.posterior
+    post = idata["posterior"].to_dataset()
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     ll_q = np.empty((n_chain, n_draw, q.nobs))
     ll_h = np.empty((n_chain, n_draw, h.nobs))
@@ -213,13 +212,12 @@ def _add_groups(idata: Any, terms: JointTerms, family: FamilySpec, log_lik: bool
         sigma = {"sigma": draws["sigma"][:, None]}
         ll_q[c] = gaussian.log_prob(q.y, quality_mu(terms, draws), sigma)
         ll_h[c] = family.log_prob(h.y, hazard_eta(terms, draws), {})
-    idata.add_groups(
-        log_likelihood=xr.Dataset(
-            {
-                q.response: (("chain", "draw", q_dim), ll_q),
-                h.response: (("chain", "draw", h_dim), ll_h),
-            }
-        )
+    idata["log_likelihood"] = xr.Dataset(
+        {
+            q.response: (("chain", "draw", q_dim), ll_q),
+            h.response: (("chain", "draw", h_dim), ll_h),
+        },
+        coords=sample_coords(idata),
     )
 
 

@@ -54,7 +54,8 @@ class JointResults(BayesianResults):
     >>> import arviz as az, numpy as np
     >>> from sustain.results import ModelInfo
     >>> rng = np.random.default_rng(0)
-    >>> idata = az.from_dict(posterior={"association": rng.normal(-0.2, 0.05, (2, 200))})
+    >>> draws = rng.normal(-0.2, 0.05, (2, 200))
+    >>> idata = az.from_dict({"posterior": {"association": draws}})
     >>> info = ModelInfo(model="Joint", estimator="joint", depvar="quality, exit",
     ...                  formula="", nobs=10)
     >>> r = JointResults(idata, ("association",), info)
@@ -131,7 +132,7 @@ class JointResults(BayesianResults):
 
     @classmethod
     def from_idata(cls, idata: Any, metadata: dict[str, Any]) -> JointResults:
-        """Rebuild a result from its InferenceData and :meth:`metadata`."""
+        """Rebuild a result from its DataTree (``idata``) and :meth:`metadata`."""
         from sustain.persistence import info_from_dict
 
         return cls(

@@ -79,7 +79,7 @@ def marginal_loglik(
     n_obs : int
     """
     import pytensor.tensor as pt
-    from pytensor.tensor.slinalg import cholesky, solve_triangular
+    from pytensor.tensor.linalg import cholesky, solve_triangular
 
     s2, t2 = sigma**2, tau**2
     n, size = data["class_n"], data["class_size"]

@@ -1,4 +1,4 @@
-"""``fit_bayes``: formula -> arrays -> priors -> PyMC model -> NUTS -> InferenceData -> result."""
+"""``fit_bayes``: formula -> arrays -> priors -> PyMC model -> NUTS -> DataTree -> result."""
 
 from __future__ import annotations
 
@@ -246,7 +246,7 @@ def _sample_collapsed(
     layout = (plan.big.name, tuple((g.name, g.coefs, g.correlated) for g in plan.others))
     key = ("collapsed", fam.name, priors.to_json(), terms.x_names, stats.n_obs, shapes, layout)
     idata = sample_posterior(model, settings, stored_names(model), key)
-    post = idata.posterior
+    post = idata["posterior"].to_dataset()  # a Dataset: DataTree nodes take no (dims, values)
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     n = n_chain * n_draw
 
@@ -274,7 +274,7 @@ def _sample_collapsed(
             values = draws[g.effect_name(coef)].reshape(n_chain, n_draw, g.n_levels)
             post[g.effect_name(coef)] = (("chain", "draw", g.name), values)
         post.coords[g.name] = list(g.levels)
-    idata.posterior = post.drop_vars(list(mixing))
+    idata["posterior"] = post.drop_vars(list(mixing))
     return idata
 
 
@@ -291,31 +291,49 @@ def _add_groups(
     import xarray as xr
 
     obs_dim = f"{terms.response}_dim_0"
-    observed = xr.Dataset({terms.response: ((obs_dim,), terms.y)})
-    idata.add_groups(observed_data=observed)
+    idata["observed_data"] = xr.Dataset({terms.response: ((obs_dim,), terms.y)})
     seeds = Seeds.from_seed(seed)
     ll, rep = pointwise(
         terms,
         fam,
-        idata.posterior,
+        idata["posterior"].to_dataset(),
         np.random.default_rng(seeds.posterior_predictive),
         log_likelihood=log_lik,
         predictive=post_pred,
     )
     dims = ("chain", "draw", obs_dim)
+    coords = sample_coords(idata)
     if ll is not None:
-        idata.add_groups(log_likelihood=xr.Dataset({terms.response: (dims, ll)}))
+        idata["log_likelihood"] = xr.Dataset({terms.response: (dims, ll)}, coords=coords)
     if rep is not None:
-        idata.add_groups(posterior_predictive=xr.Dataset({terms.response: (dims, rep)}))
+        idata["posterior_predictive"] = xr.Dataset({terms.response: (dims, rep)}, coords=coords)
     if prior_pred:
-        n = idata.posterior.sizes["draw"]
+        n = idata["posterior"].sizes["draw"]
         rng = np.random.default_rng(seeds.prior)
         draws = prior_draws(terms, priors, fam, rng, n)
         y = prior_predictive(terms, fam, draws, rng)
-        idata.add_groups(
-            prior=xr.Dataset({k: _prior_var(terms, k, v) for k, v in draws.items()}),
-            prior_predictive=xr.Dataset({terms.response: (dims, y[None])}),
+        prior_coords = {"chain": [0], "draw": np.arange(n)}
+        idata["prior"] = xr.Dataset(
+            {k: _prior_var(terms, k, v) for k, v in draws.items()},
+            coords={**prior_coords, **{g.name: list(g.levels) for g in terms.groups}},
         )
+        idata["prior_predictive"] = xr.Dataset(
+            {terms.response: (dims, y[None])}, coords=prior_coords
+        )
+
+
+def sample_coords(idata: Any) -> dict[str, np.ndarray]:
+    """The posterior's ``chain`` and ``draw`` coordinates, for groups built from its draws.
+
+    Examples
+    --------
+    >>> import arviz as az, numpy as np
+    >>> idata = az.from_dict({"posterior": {"x": np.zeros((2, 3))}})
+    >>> {k: v.tolist() for k, v in sample_coords(idata).items()}
+    {'chain': [0, 1], 'draw': [0, 1, 2]}
+    """
+    post = idata["posterior"]
+    return {dim: np.asarray(post[dim].values) for dim in ("chain", "draw")}
 
 
 def _prior_var(terms: ModelTerms, name: str, values: np.ndarray) -> Any:
@@ -332,15 +350,15 @@ def headline_diagnostics(idata: Any, names: tuple[str, ...]) -> dict[str, float]
     --------
     >>> import arviz as az, numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> idata = az.from_dict(posterior={"x": rng.normal(size=(2, 200))},
-    ...                      sample_stats={"diverging": np.zeros((2, 200), bool)})
+    >>> idata = az.from_dict({"posterior": {"x": rng.normal(size=(2, 200))},
+    ...                       "sample_stats": {"diverging": np.zeros((2, 200), bool)}})
     >>> d = headline_diagnostics(idata, ("x",))
-    >>> d["rhat_max"] < 1.02, d["divergences"]
+    >>> bool(d["rhat_max"] < 1.02), d["divergences"]
     (True, 0.0)
     """
     import arviz as az
 
-    post = idata.posterior[list(names)]
+    post = idata["posterior"].to_dataset()[list(names)]
     rhat = az.rhat(post)
     ess = az.ess(post, method="bulk")
     return {
@@ -433,7 +451,8 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("sustain", "pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "formulaic"):
+    packages = ("sustain", "pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats")
+    for pkg in (*packages, "xarray", "numpy", "pandas", "formulaic"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

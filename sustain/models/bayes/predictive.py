@@ -61,7 +61,8 @@ def pointwise(
 ) -> tuple[FloatArray | None, FloatArray | None]:
     """Pointwise log-likelihood and posterior predictive draws, each (chains, draws, n).
 
-    ``posterior`` is the ``posterior`` group of an InferenceData (an xarray Dataset).
+    ``posterior`` is the ``posterior`` group of a result's ``idata`` as an xarray Dataset
+    (``idata["posterior"].to_dataset()``).
     """
     names = list(terms.x_names) + list(family.scale_params)
     names += [g.effect_name(c) for g in terms.groups for c in g.coefs]

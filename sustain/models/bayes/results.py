@@ -112,7 +112,7 @@ class BayesResults(BayesianResults):
 
     @classmethod
     def from_idata(cls, idata: Any, metadata: dict[str, Any]) -> BayesResults:
-        """Rebuild a result from its InferenceData and :meth:`metadata`."""
+        """Rebuild a result from its DataTree (``idata``) and :meth:`metadata`."""
         return cls(
             idata=idata,
             terms=tuple(metadata["terms"]),

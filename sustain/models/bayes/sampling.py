@@ -1,4 +1,4 @@
-"""Sampler choice, compiled-model cache and posterior draws as ArviZ InferenceData.
+"""Sampler choice, compiled-model cache and posterior draws as an ArviZ DataTree.
 
 ``sampler="auto"`` uses nutpie (Rust NUTS) on a log-density compiled by PyTensor's numba
 backend (:mod:`.compiled`) when nutpie is installed, and PyMC's own NUTS otherwise;
@@ -114,8 +114,10 @@ def sample_posterior(
     var_names: Sequence[str],
     cache_key: tuple[Any, ...] | None = None,
 ) -> Any:
-    """Run NUTS on ``model`` and return InferenceData with ``posterior`` and ``sample_stats``.
+    """Run NUTS on ``model`` and return a DataTree with ``posterior`` and ``sample_stats``.
 
+    The result is ArviZ 1's container (:class:`xarray.DataTree`) holding only the variables in
+    ``var_names`` (in that order) and the sampler statistics of the draws after warm-up.
     ``cache_key`` identifies the model's structure for the compiled-model cache (nutpie only);
     models sharing a key must differ at most in the values of their ``pm.Data`` containers.
     """
@@ -132,10 +134,16 @@ def sample_posterior(
             raise
         except BaseException as exc:  # nutpie reports Rust panics as BaseException
             raise FitError(f"sampling with {settings.sampler} failed: {exc}") from exc
-    import arviz as az
+    import xarray as xr
 
-    keep = [n for n in var_names if n in idata.posterior]
-    return az.InferenceData(posterior=idata.posterior[keep], sample_stats=idata.sample_stats)
+    posterior = idata["posterior"].to_dataset()
+    keep = [n for n in var_names if n in posterior]
+    return xr.DataTree.from_dict(
+        {
+            "posterior": posterior[keep],
+            "sample_stats": idata["sample_stats"].to_dataset(),
+        }
+    )
 
 
 def _sample_nutpie(
@@ -157,9 +165,10 @@ def _sample_nutpie(
         seed=settings.seed,
         progress_bar=False,
         save_warmup=False,
+        # low-rank modified mass matrix (nutpie < 0.16: low_rank_modified_mass_matrix=True):
         # adapts to posterior correlations (e.g. between exper and exper^2): ESS x7 on the
         # wage-panel reference model at half the gradient evaluations
-        low_rank_modified_mass_matrix=True,
+        adaptation="low_rank",
         **kwargs,
     )
 
@@ -206,6 +215,5 @@ def _sample_pymc(model: Any, settings: SamplerSettings, var_names: Sequence[str]
         compute_convergence_checks=False,
         var_names=list(var_names),
         nuts_sampler=settings.sampler,
-        idata_kwargs={"log_likelihood": False},
         **kwargs,
     )
