@@ -6,8 +6,6 @@ import os
 
 import pytest
 
-# Keep PyTensor's compiled-module cache inside the user's cache folder and quiet.
-os.environ.setdefault("PYTENSOR_FLAGS", "warn__ignore_bug_before=all")
 # Matplotlib must never try to open a window in tests.
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -187,7 +187,7 @@ def test_bayesian_prediction_summarises_posterior_draws():
         "sigma": np.abs(rng.normal(2, 0.1, (4, 1000))),
     }
     info = ModelInfo("Bayes", "bayes", "quality", "quality ~ hhi + (1 | tier)", len(frame))
-    result = BayesianResults(az.from_dict(posterior=post), tuple(post), info)
+    result = BayesianResults(az.from_dict({"posterior": post}), tuple(post), info)
     band = predict_band(result, frame, "hhi", points=3)
     draws = post["Intercept"].reshape(-1)[:, None] + post["hhi"].reshape(-1)[:, None] * band.x
     assert np.allclose(band.fit, draws.mean(axis=0), atol=NUMERIC_TOL)
@@ -195,7 +195,7 @@ def test_bayesian_prediction_summarises_posterior_draws():
     closed_sd = np.sqrt(0.5**2 + (0.8 * band.x) ** 2)
     assert np.allclose((band.upper - band.lower) / (2 * 1.96 * closed_sd), 1, atol=MONTE_CARLO_TOL)
     hdi = predict_band(result, frame, "hhi", points=3, interval="hdi")
-    expected = np.array([az.hdi(draws[:, j], hdi_prob=0.95) for j in range(3)])
+    expected = np.array([az.hdi(draws[:, j], prob=0.95) for j in range(3)])
     assert np.allclose(np.c_[hdi.lower, hdi.upper], expected, atol=NUMERIC_TOL)
     width_ratio = (hdi.upper - hdi.lower) / (band.upper - band.lower)
     assert np.allclose(width_ratio, 1, atol=HDI_ETI_TOL)
