@@ -1,13 +1,24 @@
-"""Compile a PyMC model's log-density and gradient once, and hand them to nutpie.
+"""Compile a PyMC model's log-density once and hand it to nutpie as a native function.
 
-nutpie's own PyMC bridge (``nutpie.compile_pymc_model``) wraps the model in numba C callbacks
-whose compilation is not cached between Python processes and took 10-40 s per model on the
-development machine -- far longer than sampling the collapsed quality model (about 2 s). Here
-the joint log-density and its gradient are compiled by PyTensor's numba backend, whose
-compiled kernels *are* cached on disk, and nutpie calls them through its Python-function
-interface (:func:`nutpie.compiled_pyfunc.from_pyfunc`). Data containers (``pm.Data``) become
-explicit inputs, so one compiled function serves every data set of the same structure.
-Measured numbers are in ``docs/models/bayes.md``.
+The joint log-density and its gradient are compiled by PyTensor's numba backend through PyMC's
+own :func:`pymc.pytensorf.compile`, whose rewrites turn the parameter checks of distributions
+(``sigma > 0``, "posdef covariance", ...) into a log-density of ``-inf`` instead of an
+exception: a proposal outside the support is then rejected like any other divergent
+trajectory. (A plain :func:`pytensor.function` keeps the checks as exceptions; raised inside
+nutpie's callback they poisoned the sampler and crashed the fit.)
+
+The compiled graph is wrapped in a numba ``cfunc`` (:mod:`.native`) that nutpie's Rust threads
+call without the GIL, so the chains run in parallel on every core. Both the graph's kernels and
+the cfunc are cached on disk by PyTensor's numba cache (``~/.pytensor`` or the folder named by
+``PYTENSOR_FLAGS=base_compiledir=...``), so a fresh process fitting a model of a structure it
+has seen before loads them instead of compiling. Data containers (``pm.Data``) become explicit
+inputs, so one compiled function serves every data set of the same structure; their arrays are
+handed to the cfunc by address.
+
+nutpie stores the unconstrained position of every draw; the stored variables (constrained
+parameters and deterministics) are computed afterwards for all draws at once by a vectorised
+graph run with PyTensor's Python linker (:meth:`CompiledModel.expand`), which needs no
+compilation. Measured numbers are in ``docs/models/bayes.md``.
 """
 
 from __future__ import annotations
@@ -19,29 +30,41 @@ from typing import Any, cast
 
 import numpy as np
 
+from sustain.models.bayes import native
+
+#: Name of the one variable nutpie stores: the unconstrained position.
+POSITION = "__position"
+
 
 @dataclass(frozen=True)
 class CompiledModel:
-    """Compiled log-density, gradient and trace functions of a PyMC model.
+    """Compiled log-density and draw expansion of a PyMC model.
 
     Attributes
     ----------
     n_dim : int
         Length of the flat vector of unconstrained parameters.
     logp : pytensor Function
-        ``logp(x, *data) -> (log density, gradient)`` with ``x`` of shape (n_dim,).
-    expand : pytensor Function
-        ``expand(x, *data) -> [value of each stored variable]`` (constrained space).
+        ``logp(x, *data) -> (log density, gradient)``, ``x`` of shape (n_dim,), compiled with
+        PyMC's rewrites by the numba backend.
+    logp_cfunc : numba CFunc
+        The same as a C function with nutpie's signature (:func:`.native.logp_cfunc`).
+    expand_fn : pytensor Function
+        ``expand_fn(X, *data) -> [value of each stored variable]`` for a matrix ``X`` of shape
+        (draws, n_dim): the stored variables of every draw (Python linker, no compilation).
     data_names : tuple of str
         Names of the data inputs (the model's ``pm.Data`` containers), in call order.
     data_dtypes : tuple of str
         Their dtypes.
     data_ndims : tuple of int
-        Their numbers of dimensions (nutpie hands 0-d arrays back as 1-d).
+        Their numbers of dimensions (followed by those of :attr:`shared`).
+    shared : tuple of ndarray
+        Values of the graph's shared variables (e.g. the lengths of mutable dimensions), which
+        the compiled graph takes as further inputs after the data.
     names : tuple of str
         Stored variables.
     shapes : tuple of tuple of int
-        Their shapes.
+        Their shapes (of one draw).
     dims : dict
         Dimension names of stored variables that have them.
     coords : dict
@@ -53,18 +76,47 @@ class CompiledModel:
 
     n_dim: int
     logp: Any
-    expand: Any
+    logp_cfunc: Any
+    expand_fn: Any
     data_names: tuple[str, ...]
     data_dtypes: tuple[str, ...]
     data_ndims: tuple[int, ...]
+    shared: tuple[np.ndarray, ...]
     names: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
     dims: dict[str, tuple[str, ...]]
     coords: dict[str, list[Any]]
     initial_point: Callable[[int], np.ndarray]
 
+    def data_arrays(self, data: Mapping[str, Any]) -> list[np.ndarray]:
+        """``data`` as C-contiguous copies of the compiled dtypes, in call order.
 
-def compile_model(model: Any, var_names: Sequence[str], mode: str = "NUMBA") -> CompiledModel:
+        (Copies, not ``np.ascontiguousarray``, which turns 0-d arrays into 1-d ones.)
+        """
+        arrays = [
+            np.array(data[n], dtype=dt, order="C", copy=True)
+            for n, dt in zip(self.data_names, self.data_dtypes, strict=True)
+        ]
+        return arrays + [np.array(v, order="C", copy=True) for v in self.shared]
+
+    def expand(self, position: np.ndarray, data: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Stored variables of every draw from unconstrained positions.
+
+        ``position`` has shape (..., n_dim) (e.g. chains x draws x n_dim); every returned
+        array has shape (..., *shape of the variable).
+        """
+        lead = position.shape[:-1]
+        flat = np.ascontiguousarray(position.reshape(-1, self.n_dim), dtype=np.float64)
+        outs = self.expand_fn(flat, *self.data_arrays(data)[: len(self.data_names)])
+        return {
+            name: np.broadcast_to(np.asarray(v, dtype=np.float64), (flat.shape[0], *shape))
+            .reshape(*lead, *shape)
+            .copy()
+            for name, v, shape in zip(self.names, outs, self.shapes, strict=True)
+        }
+
+
+def compile_model(model: Any, var_names: Sequence[str]) -> CompiledModel:
     """Compile ``model`` into a :class:`CompiledModel` storing ``var_names``.
 
     Examples
@@ -74,12 +126,16 @@ def compile_model(model: Any, var_names: Sequence[str], mode: str = "NUMBA") -> 
     ...     s = pm.HalfNormal("s", 1.0)
     ...     _ = pm.Normal("y", 0.0, s, observed=np.array([0.5, -0.5]))
     >>> c = compile_model(m, ["s"])
-    >>> c.n_dim, c.names
-    (1, ('s',))
+    >>> c.n_dim, c.names, c.expand(np.zeros((2, 1)), {})["s"].tolist()
+    (1, ('s',), [1.0, 1.0])
     """
     import pytensor
     import pytensor.tensor as pt
     from pymc.initial_point import make_initial_point_fn
+    from pymc.pytensorf import compile as compile_pymc
+    from pytensor.compile.mode import FAST_COMPILE
+    from pytensor.graph.replace import vectorize_graph
+    from pytensor.graph.traversal import ancestors
 
     value_vars = [model.rvs_to_values[rv] for rv in model.free_RVs]
     x, replace, n_dim = _flat_parameters(model, value_vars)
@@ -92,8 +148,13 @@ def compile_model(model: Any, var_names: Sequence[str], mode: str = "NUMBA") -> 
     stored = list(model.replace_rvs_by_values([model[name] for name in var_names]))
     logp, grad, *outs = pytensor.graph.clone_replace([logp, grad, *stored], replace)
     inputs = [x, *data_inputs]
-    logp_fn = pytensor.function(inputs, [logp, grad], mode=mode, on_unused_input="ignore")
-    expand_fn = pytensor.function(inputs, outs, mode=mode, on_unused_input="ignore")
+    with model:  # PyMC's rewrites: parameter checks become -inf, never exceptions
+        logp_fn = compile_pymc(inputs, [logp, grad], mode="NUMBA", on_unused_input="ignore")
+    draws = pt.matrix("position", dtype="float64")
+    batched = vectorize_graph(outs, replace={x: draws})
+    expand_fn = pytensor.function(
+        [draws, *data_inputs], batched, mode=FAST_COMPILE, on_unused_input="ignore"
+    )
     init = make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs))
     lock = threading.Lock()  # nutpie asks for starting points from several threads
 
@@ -102,23 +163,37 @@ def compile_model(model: Any, var_names: Sequence[str], mode: str = "NUMBA") -> 
             point = init(seed)
         return np.concatenate([np.ravel(point[v.name]) for v in value_vars]).astype(np.float64)
 
-    x0 = initial_point(0)
     data0 = [np.asarray(d.get_value()) for d in data_vars]
-    out_shapes = tuple(tuple(np.shape(v)) for v in expand_fn(x0, *data0))
+    one = expand_fn(initial_point(0)[None, :], *data0)
+    varying = [draws in set(ancestors([b])) for b in batched]
+    shapes = tuple(
+        tuple(np.shape(v))[1:] if vary else tuple(np.shape(v))
+        for v, vary in zip(one, varying, strict=True)
+    )
     dims = {
         n: tuple(model.named_vars_to_dims[n]) for n in var_names if n in model.named_vars_to_dims
     }
     used = {d for ds in dims.values() for d in ds}
     coords = {k: list(v) for k, v in model.coords.items() if k in used and v is not None}
+    shared = tuple(np.asarray(v.get_value()) for v in logp_fn.get_shared())
+    if len(logp_fn.maker.fgraph.inputs) != len(inputs) + len(shared):
+        raise RuntimeError("unexpected inputs of the compiled log-density")
+    dtypes = tuple(str(d.dtype) for d in data_vars)
+    ndims = tuple(int(d.ndim) for d in data_vars)
+    all_dtypes = dtypes + tuple(str(v.dtype) for v in shared)
+    all_ndims = ndims + tuple(v.ndim for v in shared)
+    jit_fn = logp_fn.vm.jit_fn
     return CompiledModel(
         n_dim=n_dim,
         logp=logp_fn,
-        expand=expand_fn,
+        logp_cfunc=native.logp_cfunc(jit_fn, n_dim, all_dtypes, all_ndims),
+        expand_fn=expand_fn,
         data_names=tuple(d.name for d in data_vars),
-        data_dtypes=tuple(str(d.dtype) for d in data_vars),
-        data_ndims=tuple(int(d.ndim) for d in data_vars),
+        data_dtypes=dtypes,
+        data_ndims=ndims,
+        shared=shared,
         names=tuple(var_names),
-        shapes=out_shapes,
+        shapes=shapes,
         dims=dims,
         coords=coords,
         initial_point=initial_point,
@@ -142,57 +217,32 @@ def _flat_parameters(model: Any, value_vars: list[Any]) -> tuple[Any, dict[Any, 
 
 
 def to_nutpie(compiled: CompiledModel, data: Mapping[str, Any]) -> Any:
-    """A nutpie model calling ``compiled`` with ``data`` (values of its data inputs).
+    """A nutpie model calling ``compiled``'s native log-density on ``data``.
 
-    Each chain gets its own copy of the compiled functions (PyTensor functions keep internal
-    buffers and are not safe to share between nutpie's threads).
+    nutpie stores one variable, :data:`POSITION` (the unconstrained position of every draw);
+    :meth:`CompiledModel.expand` turns it into the stored variables.
     """
-    from nutpie.compiled_pyfunc import from_pyfunc
+    from nutpie.compile_pymc import CompiledPyMCModel
 
-    names = compiled.data_names
-    values = {
-        n: np.ascontiguousarray(np.asarray(data[n], dtype=dt))
-        for n, dt in zip(names, compiled.data_dtypes, strict=True)
-    }
-    scalars = {n for n, nd in zip(names, compiled.data_ndims, strict=True) if nd == 0}
-
-    def inputs(shared: Mapping[str, Any]) -> list[Any]:
-        return [shared[n].reshape(()) if n in scalars else shared[n] for n in names]
-
-    def make_logp_fn() -> Callable[..., tuple[float, np.ndarray]]:
-        fn = compiled.logp.copy()
-        fn.trust_input = True  # inputs are built above with the compiled dtypes and shapes
-
-        def logp(x: np.ndarray, **shared: Any) -> tuple[float, np.ndarray]:
-            value, grad = fn(x, *inputs(shared))
-            return float(value), np.asarray(grad, dtype=np.float64)
-
-        return logp
-
-    def make_expand_fn(seed1: int, seed2: int, chain: int) -> Callable[..., dict[str, np.ndarray]]:
-        fn = compiled.expand.copy()
-        fn.trust_input = True
-
-        def expand(x: np.ndarray, **shared: Any) -> dict[str, np.ndarray]:
-            outs = fn(x, *inputs(shared))
-            return {
-                name: np.ascontiguousarray(v, dtype=np.float64).reshape(shape)
-                for name, v, shape in zip(compiled.names, outs, compiled.shapes, strict=True)
-            }
-
-        return expand
-
-    return from_pyfunc(
-        compiled.n_dim,
-        make_logp_fn,
-        make_expand_fn,
-        [np.dtype("float64")] * len(compiled.names),
-        list(compiled.shapes),
-        list(compiled.names),
-        # copies: nutpie adds generated dimension names to ``dims`` in place, which would
-        # break the next fit that reuses this compiled model from the cache
-        coords={k: list(v) for k, v in compiled.coords.items()},
-        dims={k: tuple(v) for k, v in compiled.dims.items()},
-        shared_data=values,
-        make_initial_point_fn=compiled.initial_point,
+    arrays = compiled.data_arrays(data)
+    for a in arrays:
+        a.flags.writeable = False  # read by address from the sampler's threads
+    user_data = native.data_layout(arrays)
+    n = compiled.n_dim
+    return CompiledPyMCModel(
+        dims={},
+        compiled_logp_func=compiled.logp_cfunc,
+        compiled_expand_func=native.copy_position_cfunc(),
+        initial_point_func=compiled.initial_point,
+        # keeps the arrays alive as long as the sampler holds the model
+        shared_data={f"d{i}": a for i, a in enumerate(arrays)},
+        shared_var_keys={},
+        user_data=user_data,
+        n_expanded=n,
+        shape_info=([POSITION], [slice(0, n)], [(n,)]),
+        logp_func=compiled.logp,
+        expand_func=None,
+        _n_dim=n,
+        _shapes={POSITION: (n,)},
+        _coords={},
     )

@@ -96,7 +96,52 @@ class FamilySpec:
         """
         import pymc as pm
 
-        return pm.Potential(f"loglik:{name}", self.log_density(eta, observed, params, trials).sum())
+        return pm.Potential(f"loglik:{name}", self.total_log_density(eta, observed, params, trials))
+
+    def total_log_density(
+        self,
+        eta: Any,
+        y: FloatArray,
+        params: Mapping[str, Any],
+        trials: FloatArray | None = None,
+    ) -> Any:
+        """Summed log-density of ``y`` as a PyTensor scalar (what the sampler evaluates).
+
+        Equal to ``log_density(...).sum()``, but for the binary and count families written so
+        that the expensive term is evaluated on the rows with events only. With
+        ``mu = exp(eta)`` and cloglog, ``log p = log1mexp(-mu)`` and ``log(1 - p) = -mu``, so
+
+        ``sum_i [y_i log p_i + (n_i - y_i) log(1 - p_i)] =
+        -sum_i (n_i - y_i) mu_i + sum_{y_i > 0} y_i log1mexp(-mu_i)``;
+
+        with logit, ``log p = eta - softplus(eta)``, so the sum is
+        ``sum_i [y_i eta_i - n_i softplus(eta_i)]``. Exits are rare in a hazard panel, so the
+        log1mexp of a few hundred rows replaces that of every row (measured: the gradient of
+        the example hazard on 9,400 agency-years took ... of the time).
+        """
+        import pytensor.tensor as pt
+
+        if self.name in ("gaussian", "student_t"):
+            return self.log_density(eta, y, params, trials).sum()
+        if self.name == "poisson":
+            return pt.sum(y * eta) - pt.sum(pt.exp(eta)) - float(special.gammaln(y + 1).sum())
+        n = np.ones_like(y) if self.name == "bernoulli" else np.asarray(trials, dtype=float)
+        const = 0.0
+        if self.name == "binomial":
+            const = float(
+                (special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)).sum()
+            )
+        events = np.flatnonzero(y > 0)
+        eta = pt.as_tensor(eta)
+        if eta.ndim == 0:
+            eta = pt.zeros(len(y)) + eta
+        if self.link == "logit":
+            return pt.sum(y[events] * eta[events]) - pt.sum(n * pt.softplus(eta)) + const
+        mu = pt.exp(eta)
+        at_risk = (
+            pt.sum((n - y) * mu) if self.name == "binomial" else pt.sum(mu) - pt.sum(mu[events])
+        )
+        return pt.sum(y[events] * pt.log1mexp(-mu[events])) - at_risk + const
 
     def log_density(
         self,
@@ -166,15 +211,29 @@ class FamilySpec:
             return _location_scale_logpdf(y, eta, params, self.name == "student_t")
         if self.name == "poisson":
             return y * eta - np.exp(eta) - special.gammaln(y + 1)
-        log_p, log_q = self._log_p_q(eta)
         if self.name == "bernoulli":
-            return np.where(y == 1, log_p, log_q)
+            return self._bernoulli_log_prob(y, eta)
+        log_p, log_q = self._log_p_q(eta)
         n = np.asarray(trials)
         log_choose = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
         with np.errstate(invalid="ignore"):
             hits = np.where(y > 0, y * log_p, 0.0)
             misses = np.where(n - y > 0, (n - y) * log_q, 0.0)
         return log_choose + hits + misses
+
+    def _bernoulli_log_prob(self, y: FloatArray, eta: FloatArray) -> FloatArray:
+        """``log p`` on event rows and ``log(1 - p)`` elsewhere, each computed only where
+        needed (events are rare in a hazard panel: the other form costs a transcendental
+        function per draw and row)."""
+        events = np.flatnonzero(y == 1)
+        if self.link == "logit":
+            out = -np.logaddexp(0.0, eta)
+            out[..., events] += eta[..., events]
+            return out
+        out = -np.exp(eta)
+        with np.errstate(divide="ignore"):
+            out[..., events] = np.log(-np.expm1(out[..., events]))
+        return out
 
     def _log_p_q(self, eta: FloatArray) -> tuple[FloatArray, FloatArray]:
         """``log p`` and ``log(1 - p)``, computed without forming ``p``."""
@@ -183,6 +242,18 @@ class FamilySpec:
         e = np.exp(eta)
         with np.errstate(divide="ignore"):
             return np.log(-np.expm1(-e)), -e
+
+    def probability(self, eta: FloatArray) -> FloatArray:
+        """Event probability ``p`` of a binary or binomial family given ``eta``.
+
+        Examples
+        --------
+        >>> float(family_spec("bernoulli", "cloglog").probability(np.array([0.0]))[0]).__round__(4)
+        0.6321
+        """
+        if self.link == "logit":
+            return np.asarray(special.expit(eta))
+        return np.asarray(-np.expm1(-np.exp(eta)))
 
     def mean(self, eta: FloatArray, trials: FloatArray | None = None) -> FloatArray:
         """Expected response given ``eta``."""
@@ -207,7 +278,7 @@ class FamilySpec:
             return eta + params["sigma"] * rng.standard_t(params["nu"], eta.shape)
         if self.name == "poisson":
             return rng.poisson(np.exp(np.minimum(eta, 30.0))).astype(np.float64)
-        p = np.exp(self._log_p_q(eta)[0])
+        p = self.probability(eta)
         if self.name == "bernoulli":
             return (rng.random(eta.shape) < p).astype(np.float64)
         n = np.broadcast_to(np.asarray(trials, dtype=np.int64), eta.shape)

@@ -1,27 +1,37 @@
 """Sampler choice, compiled-model cache and posterior draws as an ArviZ DataTree.
 
-``sampler="auto"`` uses nutpie (Rust NUTS) on a log-density compiled by PyTensor's numba
-backend (:mod:`.compiled`) when nutpie is installed, and PyMC's own NUTS otherwise;
-``"numpyro"`` runs PyMC's JAX bridge and needs JAX and numpyro. Compiled models are kept in a
-small in-process cache keyed by the model's structure, so fitting the same model again -- or a
-collapsed model to new data of the same shape, whose data enter through ``pm.Data`` -- skips
-compilation (see ``docs/models/bayes.md`` for measured times).
+``sampler="auto"`` uses nutpie (Rust NUTS) on a native log-density compiled by PyTensor's numba
+backend (:mod:`.compiled`, :mod:`.native`) when nutpie is installed, and PyMC's own NUTS
+otherwise; ``"numpyro"`` runs PyMC's JAX bridge and needs JAX and numpyro. Compiled models are
+cached on disk by PyTensor (between processes) and in a small in-process cache keyed by the
+model's structure, so fitting the same model again -- or a model to new data of the same shape,
+whose data enter through ``pm.Data`` -- skips compilation (see ``docs/models/bayes.md`` for
+measured times).
+
+Determinism: every fit runs with the BLAS libraries limited to one thread
+(:func:`single_threaded_blas`). The chains already run in parallel; a multi-threaded BLAS
+inside the log-density adds nothing, and OpenBLAS falls back to a single thread when a call
+finds its thread pool busy with another chain's call -- so the summation order of a dot product
+depended on timing, and draws of two runs of one spec differed by about 1e-10 (issue 11,
+item 13). With one thread the order is fixed and reruns are byte-identical.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from sustain.errors import FitError, SpecError
-from sustain.models.bayes.compiled import CompiledModel, compile_model, to_nutpie
+from sustain.models.bayes.compiled import POSITION, CompiledModel, compile_model, to_nutpie
+from sustain.models.bayes.progress import UPDATE_MS, ProgressReporter, SamplingProgress
 from sustain.options import Sampler, check_choice
 
 CACHE_SIZE = 8
@@ -44,6 +54,11 @@ class SamplerSettings:
         Chains run in parallel (``None``: as many as chains, at most the CPU count).
     target_accept : float or None
         NUTS target acceptance (``None``: the sampler's default, 0.8).
+    progressbar : bool
+        Draw a progress bar on standard error while sampling.
+    progress : callable or None
+        Called with a :class:`~sustain.models.bayes.progress.SamplingProgress` about twice a
+        second while compiling and sampling (nutpie only).
 
     Examples
     --------
@@ -58,6 +73,8 @@ class SamplerSettings:
     seed: int
     cores: int | None = None
     target_accept: float | None = None
+    progressbar: bool = False
+    progress: Callable[[SamplingProgress], None] | None = None
 
     def __post_init__(self) -> None:
         for name in ("draws", "chains"):
@@ -150,13 +167,19 @@ def _sample_nutpie(
     model: Any, settings: SamplerSettings, var_names: Sequence[str], key: tuple[Any, ...] | None
 ) -> Any:
     import nutpie
+    import xarray as xr
 
-    compiled = compiled_model(model, var_names, key)
+    reporter = ProgressReporter(settings.chains, settings.progressbar, settings.progress)
+    with reporter.heartbeat():
+        compiled = compiled_model(model, var_names, key)
     data = {v.name: v.get_value() for v in model.data_vars}
     kwargs: dict[str, Any] = {}
     if settings.target_accept is not None:
         kwargs["target_accept"] = settings.target_accept
-    return nutpie.sample(
+    if reporter.active:
+        kwargs.update(progress_callback=reporter.update, progress_rate=UPDATE_MS)
+    reporter.sampling_started()
+    trace = nutpie.sample(
         to_nutpie(compiled, data),
         draws=settings.draws,
         tune=settings.tune,
@@ -171,6 +194,25 @@ def _sample_nutpie(
         adaptation="low_rank",
         **kwargs,
     )
+    reporter.finish()
+    position = np.asarray(trace["posterior"][POSITION].values)
+    values = compiled.expand(position, data)
+    n_chain, n_draw = position.shape[:2]
+    posterior = xr.Dataset(
+        {
+            name: (_dims(compiled, name, values[name].ndim - 2), values[name])
+            for name in compiled.names
+        },
+        coords={"chain": np.arange(n_chain), "draw": np.arange(n_draw), **compiled.coords},
+    )
+    return xr.DataTree.from_dict(
+        {"posterior": posterior, "sample_stats": trace["sample_stats"].to_dataset()}
+    )
+
+
+def _dims(compiled: CompiledModel, name: str, ndim: int) -> tuple[str, ...]:
+    own = compiled.dims.get(name) or tuple(f"{name}_dim_{i}" for i in range(ndim))
+    return ("chain", "draw", *own)
 
 
 def compiled_model(
@@ -193,6 +235,23 @@ def compiled_model(
     return compiled
 
 
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Limit every loaded BLAS/OpenMP library to one thread for the block (see module notes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> with single_threaded_blas():
+    ...     float(np.ones(3) @ np.ones(3))
+    3.0
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 def clear_cache() -> None:
     """Forget every compiled model (frees memory; the next fit compiles again)."""
     _COMPILED.clear()
@@ -211,7 +270,7 @@ def _sample_pymc(model: Any, settings: SamplerSettings, var_names: Sequence[str]
         chains=settings.chains,
         cores=settings.n_cores,
         random_seed=settings.seed,
-        progressbar=False,
+        progressbar=settings.progressbar,
         compute_convergence_checks=False,
         var_names=list(var_names),
         nuts_sampler=settings.sampler,
