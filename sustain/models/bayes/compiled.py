@@ -148,8 +148,18 @@ def compile_model(model: Any, var_names: Sequence[str]) -> CompiledModel:
     stored = list(model.replace_rvs_by_values([model[name] for name in var_names]))
     logp, grad, *outs = pytensor.graph.clone_replace([logp, grad, *stored], replace)
     inputs = [x, *data_inputs]
-    with model:  # PyMC's rewrites: parameter checks become -inf, never exceptions
+    # PyMC's rewrites: parameter checks become -inf, never exceptions. No fastmath: PyTensor
+    # caches every op's kernel on disk and links the graph's function against them; a kernel
+    # compiled in this process can be inlined into the graph's function, one loaded from the
+    # cache cannot, and with fastmath LLVM then reassociates sums and contracts multiply-adds
+    # differently. So the log-density depended in its last bits on the state of the cache, a
+    # first (cold) run differed from every later one (posterior draws by ~1e-5 after 300
+    # iterations), and reruns of a spec were not byte-identical (issue 11, item 13). Without
+    # fastmath LLVM keeps IEEE semantics and inlining cannot change a result; measured on the
+    # 9,400-row hazard, the gradient is no slower.
+    with model, pytensor.config.change_flags(numba__fastmath=False):
         logp_fn = compile_pymc(inputs, [logp, grad], mode="NUMBA", on_unused_input="ignore")
+        cfunc = native.logp_cfunc(logp_fn.vm.jit_fn, n_dim, *_input_types(data_vars, logp_fn))
     draws = pt.matrix("position", dtype="float64")
     batched = vectorize_graph(outs, replace={x: draws})
     expand_fn = pytensor.function(
@@ -176,21 +186,14 @@ def compile_model(model: Any, var_names: Sequence[str]) -> CompiledModel:
     used = {d for ds in dims.values() for d in ds}
     coords = {k: list(v) for k, v in model.coords.items() if k in used and v is not None}
     shared = tuple(np.asarray(v.get_value()) for v in logp_fn.get_shared())
-    if len(logp_fn.maker.fgraph.inputs) != len(inputs) + len(shared):
-        raise RuntimeError("unexpected inputs of the compiled log-density")
-    dtypes = tuple(str(d.dtype) for d in data_vars)
-    ndims = tuple(int(d.ndim) for d in data_vars)
-    all_dtypes = dtypes + tuple(str(v.dtype) for v in shared)
-    all_ndims = ndims + tuple(v.ndim for v in shared)
-    jit_fn = logp_fn.vm.jit_fn
     return CompiledModel(
         n_dim=n_dim,
         logp=logp_fn,
-        logp_cfunc=native.logp_cfunc(jit_fn, n_dim, all_dtypes, all_ndims),
+        logp_cfunc=cfunc,
         expand_fn=expand_fn,
         data_names=tuple(d.name for d in data_vars),
-        data_dtypes=dtypes,
-        data_ndims=ndims,
+        data_dtypes=tuple(str(d.dtype) for d in data_vars),
+        data_ndims=tuple(int(d.ndim) for d in data_vars),
         shared=shared,
         names=tuple(var_names),
         shapes=shapes,
@@ -198,6 +201,16 @@ def compile_model(model: Any, var_names: Sequence[str]) -> CompiledModel:
         coords=coords,
         initial_point=initial_point,
     )
+
+
+def _input_types(data_vars: list[Any], logp_fn: Any) -> tuple[list[str], list[int]]:
+    """dtypes and numbers of dimensions of the compiled graph's inputs after ``x``: the data,
+    then the shared variables (e.g. lengths of mutable dimensions) it takes implicitly."""
+    shared = [np.asarray(v.get_value()) for v in logp_fn.get_shared()]
+    if len(logp_fn.maker.fgraph.inputs) != 1 + len(data_vars) + len(shared):
+        raise RuntimeError("unexpected inputs of the compiled log-density")
+    dtypes = [str(d.dtype) for d in data_vars] + [str(v.dtype) for v in shared]
+    return dtypes, [int(d.ndim) for d in data_vars] + [v.ndim for v in shared]
 
 
 def _flat_parameters(model: Any, value_vars: list[Any]) -> tuple[Any, dict[Any, Any], int]:

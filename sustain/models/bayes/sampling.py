@@ -8,12 +8,12 @@ model's structure, so fitting the same model again -- or a model to new data of 
 whose data enter through ``pm.Data`` -- skips compilation (see ``docs/models/bayes.md`` for
 measured times).
 
-Determinism: every fit runs with the BLAS libraries limited to one thread
-(:func:`single_threaded_blas`). The chains already run in parallel; a multi-threaded BLAS
-inside the log-density adds nothing, and OpenBLAS falls back to a single thread when a call
-finds its thread pool busy with another chain's call -- so the summation order of a dot product
-depended on timing, and draws of two runs of one spec differed by about 1e-10 (issue 11,
-item 13). With one thread the order is fixed and reruns are byte-identical.
+Determinism: the log-density is compiled without fastmath, so its value cannot depend on
+whether PyTensor's kernels came from the disk cache or were compiled in this process (the cause
+of runs that were not byte-identical, issue 11 item 13: see :func:`.compiled.compile_model`).
+As a precaution every fit also runs with the BLAS libraries limited to one thread
+(:func:`single_threaded_blas`): the chains already run in parallel, and OpenBLAS's result of a
+product may depend on how many threads split it.
 """
 
 from __future__ import annotations
@@ -169,7 +169,8 @@ def _sample_nutpie(
     import nutpie
     import xarray as xr
 
-    reporter = ProgressReporter(settings.chains, settings.progressbar, settings.progress)
+    total = settings.chains * (settings.draws + settings.tune)
+    reporter = ProgressReporter(settings.chains, total, settings.progressbar, settings.progress)
     with reporter.heartbeat():
         compiled = compiled_model(model, var_names, key)
     data = {v.name: v.get_value() for v in model.data_vars}
@@ -194,7 +195,7 @@ def _sample_nutpie(
         adaptation="low_rank",
         **kwargs,
     )
-    reporter.finish()
+    reporter.finish(int(np.asarray(trace["sample_stats"]["diverging"]).sum()))
     position = np.asarray(trace["posterior"][POSITION].values)
     values = compiled.expand(position, data)
     n_chain, n_draw = position.shape[:2]
@@ -259,20 +260,22 @@ def clear_cache() -> None:
 
 def _sample_pymc(model: Any, settings: SamplerSettings, var_names: Sequence[str]) -> Any:
     import pymc as pm
+    import pytensor
 
     kwargs: dict[str, Any] = {}
     if settings.target_accept is not None:
         kwargs["target_accept"] = settings.target_accept
-    return pm.sample(
-        model=model,
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        cores=settings.n_cores,
-        random_seed=settings.seed,
-        progressbar=settings.progressbar,
-        compute_convergence_checks=False,
-        var_names=list(var_names),
-        nuts_sampler=settings.sampler,
-        **kwargs,
-    )
+    with pytensor.config.change_flags(numba__fastmath=False):  # as in .compiled: determinism
+        return pm.sample(
+            model=model,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.n_cores,
+            random_seed=settings.seed,
+            progressbar=settings.progressbar,
+            compute_convergence_checks=False,
+            var_names=list(var_names),
+            nuts_sampler=settings.sampler,
+            **kwargs,
+        )
