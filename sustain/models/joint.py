@@ -12,7 +12,7 @@ documentation: ``docs/models/joint.md``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ import pandas as pd
 from sustain.errors import SpecError
 from sustain.models.bayes.families import FamilySpec, family_spec
 from sustain.models.bayes.fit import (
+    check_sampling_bounds,
     check_seed,
     headline_diagnostics,
     package_versions,
@@ -29,7 +30,8 @@ from sustain.models.bayes.fit import (
     sampler_settings,
 )
 from sustain.models.bayes.priors import Prior, PriorSet
-from sustain.models.bayes.sampling import SamplerSettings, sample_posterior
+from sustain.models.bayes.progress import SamplingProgress
+from sustain.models.bayes.sampling import SamplerSettings, sample_posterior, single_threaded_blas
 from sustain.models.bayes.terms import data_hash as terms_hash
 from sustain.models.joint_model import (
     Parameterization,
@@ -72,6 +74,8 @@ def fit_joint(
     target_accept: float | None = None,
     cores: int | None = None,
     log_likelihood: bool = True,
+    progressbar: bool | None = None,
+    progress: Callable[[SamplingProgress], None] | None = None,
 ) -> JointResults:
     """Fit the shared-parameter joint model of quality and exit.
 
@@ -107,6 +111,8 @@ def fit_joint(
         As in :func:`sustain.fit_bayes` (nutpie by default).
     log_likelihood : bool
         Store the pointwise log-likelihood of both sub-models (for LOO/WAIC per part).
+    progressbar, progress
+        Progress bar and progress callback, as in :func:`sustain.fit_bayes`.
 
     Returns
     -------
@@ -142,8 +148,11 @@ def fit_joint(
     >>> "association" in jm.idata.posterior and "hazard:hhi" in jm.params.index
     True
     """
+    check_sampling_bounds(draws, tune, chains, random_seed, cores, target_accept)
     seed = check_seed(random_seed)
-    settings = sampler_settings(sampler, draws, tune, chains, seed, cores, target_accept)
+    settings = sampler_settings(
+        sampler, draws, tune, chains, seed, cores, target_accept, progressbar, progress
+    )
     link_name = _link(link)
     terms = build_joint_terms(
         panel,
@@ -161,8 +170,9 @@ def fit_joint(
     model = build_joint_model(terms, prior_set, family, centred)
     layout = tuple((k, v.tobytes()) for k, v in centred.items())
     key = ("joint", link_name, prior_set.to_json(), joint_hash(terms), layout)
-    idata = sample_posterior(model, settings, stored_names(model), key)
-    _add_groups(idata, terms, family, log_likelihood)
+    with single_threaded_blas():  # reruns byte-identical: see sustain.models.bayes.sampling
+        idata = sample_posterior(model, settings, stored_names(model), key)
+        _add_groups(idata, terms, family, log_likelihood)
     options = _Options(link_name, parameterization, duration, duration_form, seed)
     return _result(idata, terms, prior_set, settings, options, centred[terms.group])
 

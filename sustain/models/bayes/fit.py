@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sustain.errors import SpecError
+from sustain.limits import check_bound
 from sustain.models.bayes import collapsed as coll
 from sustain.models.bayes.collapsed_model import (
     MIXING_PREFIX,
@@ -28,8 +29,14 @@ from sustain.models.bayes.model import (
 from sustain.models.bayes.parameterization import centred_levels, describe, resolve_forms
 from sustain.models.bayes.predictive import pointwise, prior_draws, prior_predictive
 from sustain.models.bayes.priors import Prior, PriorSet, resolve_priors
+from sustain.models.bayes.progress import SamplingProgress, show_progress
 from sustain.models.bayes.results import METADATA_KEY, BayesResults
-from sustain.models.bayes.sampling import SamplerSettings, resolve_sampler, sample_posterior
+from sustain.models.bayes.sampling import (
+    SamplerSettings,
+    resolve_sampler,
+    sample_posterior,
+    single_threaded_blas,
+)
 from sustain.models.bayes.terms import INTERCEPT, ModelTerms, build_terms, data_hash
 from sustain.results import ModelInfo
 
@@ -76,6 +83,8 @@ def fit_bayes(
     prior_predictive: bool = True,
     posterior_predictive: bool = True,
     log_likelihood: bool = True,
+    progressbar: bool | None = None,
+    progress: Callable[[SamplingProgress], None] | None = None,
 ) -> BayesResults:
     """Fit a Bayesian hierarchical regression written as an lme4/brms-style formula.
 
@@ -125,6 +134,15 @@ def fit_bayes(
     prior_predictive, posterior_predictive, log_likelihood : bool
         Store prior draws with simulated responses, posterior predictive responses and the
         pointwise log-likelihood (for LOO/WAIC) in ``result.idata``.
+    progressbar : bool, optional
+        Show a one-line bar on standard error while compiling and sampling: chains,
+        iterations done, divergences so far and an ETA. ``None`` (default): when standard
+        error is a terminal. ``False`` is silent.
+    progress : callable, optional
+        Called about twice a second with a
+        :class:`~sustain.models.bayes.progress.SamplingProgress` (phase, iterations done and
+        to do, divergences, ETA) while the model compiles and samples, e.g. to log progress
+        from a pipeline (nutpie only).
 
     Returns
     -------
@@ -148,9 +166,39 @@ def fit_bayes(
     >>> bool(abs(bm.params["x"] - 1) < 0.3), bm.idata.posterior["r(1|g)"].dims
     (True, ('chain', 'draw', 'g'))
     """
+    check_sampling_bounds(draws, tune, chains, random_seed, cores, target_accept)
     fam = family_spec(family, link)
     seed = check_seed(random_seed)
-    settings = sampler_settings(sampler, draws, tune, chains, seed, cores, target_accept)
+    settings = sampler_settings(
+        sampler, draws, tune, chains, seed, cores, target_accept, progressbar, progress
+    )
+    with single_threaded_blas():
+        return _fit(
+            data,
+            formula,
+            fam,
+            settings,
+            seed,
+            priors,
+            trials,
+            collapse,
+            parameterization,
+            (prior_predictive, posterior_predictive, log_likelihood),
+        )
+
+
+def _fit(
+    data: pd.DataFrame,
+    formula: str,
+    fam: FamilySpec,
+    settings: SamplerSettings,
+    seed: int,
+    priors: Mapping[str, str | Prior] | None,
+    trials: str | int | None,
+    collapse: bool | str,
+    parameterization: str | Mapping[str, str],
+    stored: tuple[bool, bool, bool],
+) -> BayesResults:
     terms = build_terms(data, formula, trials)
     check_unique_factors(terms.groups)
     fam.check_response(terms.y, terms.trials, terms.response)
@@ -166,9 +214,7 @@ def fit_bayes(
         key = (*_full_key(terms, prior_set, fam), tuple(c.tobytes() for c in centred))
         idata = sample_posterior(model, settings, stored_names(model), key)
         note = describe(terms.groups, centred) if terms.groups else ""
-    _add_groups(
-        idata, terms, prior_set, fam, seed, prior_predictive, posterior_predictive, log_likelihood
-    )
+    _add_groups(idata, terms, prior_set, fam, seed, *stored)
     return _result(idata, terms, prior_set, fam, settings, seed, plan is not None, trials, note)
 
 
@@ -189,6 +235,41 @@ def check_seed(random_seed: int | None) -> int:
     return int(random_seed)
 
 
+def check_sampling_bounds(
+    draws: object,
+    tune: object,
+    chains: object,
+    random_seed: object,
+    cores: object = None,
+    target_accept: object = None,
+) -> None:
+    """Check the sampling options against :data:`sustain.limits.OPTION_BOUNDS`.
+
+    Runs before anything is built or compiled, so ``draws=1e12`` or ``chains=0`` fail at once
+    with a :class:`~sustain.errors.SpecError` that states the bound.
+
+    Examples
+    --------
+    >>> check_sampling_bounds(1000, 1000, 4, 1)
+    >>> check_sampling_bounds(10**12, 1000, 4, 1)
+    Traceback (most recent call last):
+    ...
+    sustain.errors.SpecError: draws = 1000000000000 is out of bounds: draws must be between 1 and 100000
+    """
+    options = {
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "random_seed": random_seed,
+        "cores": cores,
+        "target_accept": target_accept,
+    }
+    for name, value in options.items():
+        if isinstance(value, np.integer | np.floating):
+            value = value.item()  # numpy scalars are checked as the numbers they hold
+        check_bound(name, value)
+
+
 def sampler_settings(
     sampler: str,
     draws: int,
@@ -197,6 +278,8 @@ def sampler_settings(
     seed: int,
     cores: int | None,
     target_accept: float | None,
+    progressbar: bool | None = False,
+    progress: Callable[[SamplingProgress], None] | None = None,
 ) -> SamplerSettings:
     """NUTS settings with the sampler resolved and the sampler's seed derived from ``seed``.
 
@@ -207,7 +290,15 @@ def sampler_settings(
     """
     sampler_seed = Seeds.from_seed(seed).sampler
     return SamplerSettings(
-        resolve_sampler(sampler), draws, tune, chains, sampler_seed, cores, target_accept
+        resolve_sampler(sampler),
+        draws,
+        tune,
+        chains,
+        sampler_seed,
+        cores,
+        target_accept,
+        show_progress(progressbar),
+        progress,
     )
 
 
@@ -460,4 +551,4 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-__all__ = ["INTERCEPT", "Seeds", "fit_bayes", "package_versions"]
+__all__ = ["INTERCEPT", "SamplingProgress", "Seeds", "fit_bayes", "package_versions"]

@@ -81,22 +81,27 @@ class ProgressReporter:
     Examples
     --------
     >>> seen = []
-    >>> r = ProgressReporter(chains=2, show=False, callback=seen.append)
+    >>> r = ProgressReporter(chains=2, total=200, show=False, callback=seen.append)
     >>> class Chain:
     ...     finished_draws, total_draws, divergences, tuning = 50, 100, 0, False
     >>> r.update([Chain(), Chain()])
     >>> seen[-1].done, seen[-1].total, seen[-1].phase
     (100, 200, 'sampling')
+    >>> r.finish(divergences=0)
+    >>> seen[-1].phase, seen[-1].done
+    ('done', 200)
     """
 
     def __init__(
         self,
         chains: int,
+        total: int,
         show: bool,
         callback: Callable[[SamplingProgress], None] | None = None,
         stream: TextIO | None = None,
     ) -> None:
         self.chains = chains
+        self.total = total
         self.show = show
         self.callback = callback
         self.stream = stream
@@ -148,14 +153,13 @@ class ProgressReporter:
         """Restart the clock: elapsed time and ETA count from the start of sampling."""
         self.start = time.perf_counter()
 
-    def finish(self) -> None:
-        """Report the end of sampling (and end the bar's line)."""
-        last = self._last
-        if last is not None and last.phase != "compiling":
-            elapsed = time.perf_counter() - self.start
+    def finish(self, divergences: int) -> None:
+        """Report the end of sampling with its ``divergences`` (and end the bar's line)."""
+        elapsed = time.perf_counter() - self.start
+        if self.active:
             self.emit(
                 SamplingProgress(
-                    "done", last.chains, last.total, last.total, last.divergences, elapsed, 0.0
+                    "done", self.chains, self.total, self.total, divergences, elapsed, 0.0
                 )
             )
         if self._drawn:
@@ -206,3 +210,31 @@ def show_progress(progressbar: bool | None) -> bool:
     if progressbar is None:
         return bool(getattr(sys.stderr, "isatty", lambda: False)())
     return bool(progressbar)
+
+
+def every(seconds: float, write: Callable[[str], None]) -> Callable[[SamplingProgress], None]:
+    """A ``progress`` callback writing a report's :meth:`~SamplingProgress.line` through
+    ``write`` at most every ``seconds`` seconds (always on a change of phase).
+
+    Examples
+    --------
+    >>> lines = []
+    >>> callback = every(60.0, lines.append)
+    >>> callback(SamplingProgress("compiling", 4, 0, 0, 0, 1.0, None))
+    >>> callback(SamplingProgress("compiling", 4, 0, 0, 0, 1.5, None))  # too soon: skipped
+    >>> callback(SamplingProgress("warm-up", 4, 10, 800, 0, 0.1, None))  # new phase
+    >>> lines
+    ['compiling the model (1 s)', 'warm-up 4 chains: 10/800 iterations (1%), 0 divergences']
+    """
+    state: dict[str, Any] = {"last": -float("inf"), "phase": None}
+    lock = threading.Lock()
+
+    def callback(progress: SamplingProgress) -> None:
+        with lock:
+            now = time.perf_counter()
+            if progress.phase == state["phase"] and now - state["last"] < seconds:
+                return
+            state.update(last=now, phase=progress.phase)
+        write(progress.line())
+
+    return callback
