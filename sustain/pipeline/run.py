@@ -11,8 +11,10 @@ manifest last.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +26,7 @@ from sustain._typing import PathLikeStr
 from sustain.data.dataset import Dataset
 from sustain.data.problems import left_out_lines
 from sustain.errors import FitError, SpecError
+from sustain.models.bayes.progress import every
 from sustain.pipeline import manifest as mf
 from sustain.pipeline.kinds import MODEL_KINDS
 from sustain.pipeline.outputs import (
@@ -43,6 +46,9 @@ from sustain.pipeline.transaction import transaction
 
 #: The bundled example spec run by :func:`demo`.
 EXAMPLE_SPEC = "example.toml"
+#: Seconds between progress lines while a Bayesian model compiles and samples (``sustain run``
+#: must show a line at least every ten seconds).
+SAMPLING_REPORT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -359,8 +365,16 @@ def model_frame(entry: Entry, panel: pd.DataFrame) -> pd.DataFrame:
     return panel.reset_index() if entry.kind == "bayes" else panel
 
 
-def fit_model(entry: Entry, frame: pd.DataFrame, seed: int | None) -> Any:
+def fit_model(
+    entry: Entry,
+    frame: pd.DataFrame,
+    seed: int | None,
+    progress: Callable[[Any], None] | None = None,
+) -> Any:
     """Fit one model entry on its data with its seed (for sampling models).
+
+    ``progress`` is handed to fitters that report sampling progress (``fit_bayes``,
+    ``fit_joint``), whose own progress bar is then switched off.
 
     Raises
     ------
@@ -383,6 +397,8 @@ def fit_model(entry: Entry, frame: pd.DataFrame, seed: int | None) -> Any:
         options.update(start="start", stop="stop", event="event")
     if kind.seed is not None and seed is not None:
         options[kind.seed] = seed
+    if progress is not None and "progress" in inspect.signature(func).parameters:
+        options.update(progress=progress, progressbar=False)
     try:
         return func(frame, **options)
     except FitError as exc:
@@ -401,7 +417,9 @@ def _fit_all(
     diag_ok: dict[str, bool] = {}
     for entry in spec.models:
         with progress.step(f"model {entry.name} ({entry.kind})"):
-            fits[entry.name] = fit_model(entry, frames[entry.name], seeds.get(entry.name))
+            # a line at least every SAMPLING_REPORT_SECONDS while a Bayesian model samples
+            report = every(SAMPLING_REPORT_SECONDS, functools.partial(_say, progress, entry.name))
+            fits[entry.name] = fit_model(entry, frames[entry.name], seeds.get(entry.name), report)
             written += save_model(folder, entry.name, fits[entry.name])
         if is_bayesian(fits[entry.name]):
             with progress.step(f"diagnostics of {entry.name}"):
@@ -410,6 +428,10 @@ def _fit_all(
                 diag_ok[entry.name] = ok
             progress.say(f"diagnostics of {entry.name}: {'passed' if ok else 'FAILED'}")
     return fits, diag_ok
+
+
+def _say(progress: Progress, name: str, line: str) -> None:
+    progress.say(f"{name}: {line}")
 
 
 def panel_facts(panel: pd.DataFrame) -> dict[str, Any]:
