@@ -7,15 +7,23 @@ Run from the repository root::
     .venv/bin/python benchmarks/bayes.py --case parameterization --agencies 400
 
 Case ``nested`` is the quality model ``quality ~ hhi + gov_share + (1 | district/agency_id)``;
+case ``hazard`` the discrete-time cloglog hazard ``exit ~ hhi + log_revenue + (1 | district)``
+(about 9,400 agency-years at risk);
 case ``slope`` adds a correlated varying slope of hhi over the agencies' main purchasing tier,
 ``quality ~ hhi + gov_share + (1 | district/agency_id) + (hhi | main_tier)`` (the generalised
 collapse: agency intercepts integrated out level by level, district and tier effects jointly).
-Both on the agency-year panel of ``sustain.simulate(seed=SEED, n_agencies=N)``, restricted to rows with a
-quality score. Each side runs in its own fresh Python process (imports are not timed; the time
+All on the agency-year panel of ``sustain.simulate(seed=SEED, n_agencies=N,
+first_year=FIRST_YEAR)`` (1,500 agencies in 11 districts: about 9,100 agency-years with a
+quality score, like the hidden-world data of issue 12), restricted to rows with the model's
+variables. Each side runs in its own fresh Python process (imports are not timed; the time
 is model building + compilation + sampling + everything ``fit_bayes`` adds afterwards):
 
 * ``sustain``: ``fit_bayes`` with its defaults (4 chains x 1,000 draws after 1,000 warm-up,
-  ``sampler="auto"``);
+  ``sampler="auto"``), compiled models on disk from earlier runs (a first run fills the cache);
+  the CPU time (user + system) of the process over the wall time of the sampling call alone is
+  reported as ``cpu/wall`` (4 chains on 2 cores: up to 2.0);
+* ``sustain_cold``: the same with fresh, empty PyTensor and numba cache folders (the first fit
+  of a new model structure: everything compiled);
 * ``sustain_pymc``: ``fit_bayes`` with ``sampler="pymc"`` (to choose the ``"auto"`` default);
 * ``baseline_centred``: the model as a PyMC user writes it (centred hierarchical intercepts as
   in PyMC's radon example: district intercepts around the global intercept, agency intercepts
@@ -40,17 +48,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 SEED = 2024
+FIRST_YEAR = 2015
 FORMULAS = {
     "nested": "quality ~ hhi + gov_share + (1 | district/agency_id)",
     "slope": "quality ~ hhi + gov_share + (1 | district/agency_id) + (hhi | main_tier)",
+    "hazard": "exit ~ hhi + log_revenue + (1 | district)",
 }
+HAZARD_REPORTED = ["Intercept", "hhi", "log_revenue", "sd(1|district)"]
 REPORTED = ["Intercept", "hhi", "gov_share", "sigma", "sd(1|district)", "sd(1|district:agency_id)"]
 SLOPE_REPORTED = ["sd(1|main_tier)", "sd(hhi|main_tier)", "cor(1,hhi|main_tier)"]
 #: (label, family, link, formula) of the parameterization case, on the example panel.
@@ -67,16 +80,45 @@ PARAM_MODELS = [
 
 def reported(case: str) -> list[str]:
     """Parameters whose smallest bulk ESS is reported."""
+    if case == "hazard":
+        return HAZARD_REPORTED
     return REPORTED + (SLOPE_REPORTED if case == "slope" else [])
 
 
-def quality_frame(n_agencies: int, seed: int = SEED):
-    """The benchmark data: panel rows with a quality score, agency_id and year as columns."""
+def quality_frame(n_agencies: int, seed: int = SEED, case: str = "nested"):
+    """The benchmark data: panel rows with the model's variables, agency_id and year as columns."""
     import sustain
 
-    sim = sustain.simulate(seed=seed, n_agencies=n_agencies)
+    sim = sustain.simulate(seed=seed, n_agencies=n_agencies, first_year=FIRST_YEAR)
     panel = sustain.build_panel(sim.data)
-    return panel.dropna(subset=["quality", "hhi", "gov_share"]).reset_index()
+    needed = ["exit", "hhi", "log_revenue"] if case == "hazard" else ["quality", "hhi", "gov_share"]
+    return panel.dropna(subset=needed).reset_index()
+
+
+class SamplingClock:
+    """Wall and CPU (user + system, all threads) time spent inside ``nutpie.sample``."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+
+    def install(self) -> None:
+        import os
+
+        import nutpie
+
+        real = nutpie.sample
+
+        def timed(*args, **kwargs):
+            t0, c0 = time.perf_counter(), os.times()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                c1 = os.times()
+                self.wall += time.perf_counter() - t0
+                self.cpu += (c1.user + c1.system) - (c0.user + c0.system)
+
+        nutpie.sample = timed
 
 
 def run_sustain(df, sampler: str, case: str) -> dict:
@@ -85,8 +127,13 @@ def run_sustain(df, sampler: str, case: str) -> dict:
     import sustain
 
     names = reported(case)
+    clock = SamplingClock()
+    clock.install()
+    family = {"family": "bernoulli", "link": "cloglog"} if case == "hazard" else {}
     start = time.perf_counter()
-    bm = sustain.fit_bayes(df, FORMULAS[case], random_seed=1, sampler=sampler)
+    bm = sustain.fit_bayes(
+        df, FORMULAS[case], random_seed=1, sampler=sampler, progressbar=False, **family
+    )
     wall = time.perf_counter() - start
     ess = az.ess(bm.idata.posterior.to_dataset()[names], method="bulk")
     return {
@@ -99,6 +146,8 @@ def run_sustain(df, sampler: str, case: str) -> dict:
         "priors": bm.priors.to_dict("records"),
         "params": {n: float(bm.params[n]) for n in names},
         "collapsed": bool(bm.collapsed),
+        "sampling_wall": clock.wall,
+        "sampling_cpu": clock.cpu,
     }
 
 
@@ -108,16 +157,19 @@ def _priors(df, case: str) -> dict:
     from sustain.models.bayes.terms import build_terms
 
     terms = build_terms(df, FORMULAS[case])
-    return {e.parameter: e.prior for e in default_priors(terms, "gaussian", "identity").entries}
+    family, link = ("bernoulli", "cloglog") if case == "hazard" else ("gaussian", "identity")
+    return {e.parameter: e.prior for e in default_priors(terms, family, link).entries}
 
 
 def run_baseline(df, centred: bool, case: str) -> dict:
-    import arviz as az
     import pymc as pm
 
     names = reported(case)
     start = time.perf_counter()
     priors = _priors(df, case)
+    if case == "hazard":
+        idata = _hazard_baseline(df, priors, centred)
+        return _baseline_result(idata, names, time.perf_counter() - start)
     agency, agencies = _codes(df["agency_id"])
     district, districts = _codes(df["district"])
     district_of_agency = np.zeros(len(agencies), dtype=int)
@@ -144,7 +196,32 @@ def run_baseline(df, centred: bool, case: str) -> dict:
         pm.Normal("quality", mu, sigma, observed=y)
         # PyMC's own NUTS, as before PyMC 6 (which picks nutpie when it is installed)
         idata = pm.sample(progressbar=False, nuts_sampler="pymc")
-    wall = time.perf_counter() - start
+    return _baseline_result(idata, names, time.perf_counter() - start)
+
+
+def _hazard_baseline(df, priors: dict, centred: bool):
+    """The cloglog hazard as a PyMC user writes it: Bernoulli with p = 1 - exp(-exp(eta))."""
+    import pymc as pm
+
+    district, districts = _codes(df["district"])
+    with pm.Model(coords={"district": districts}):
+        intercept = priors["Intercept"].to_pymc("Intercept")
+        b_hhi = priors["hhi"].to_pymc("hhi")
+        b_rev = priors["log_revenue"].to_pymc("log_revenue")
+        sd_d = priors["sd(1|district)"].to_pymc("sd(1|district)")
+        if centred:
+            a_d = pm.Normal("a_district", intercept, sd_d, dims="district")
+        else:
+            a_d = intercept + pm.Normal("z_district", 0, 1, dims="district") * sd_d
+        eta = a_d[district] + b_hhi * df["hhi"].to_numpy() + b_rev * df["log_revenue"].to_numpy()
+        p = 1 - pm.math.exp(-pm.math.exp(eta))
+        pm.Bernoulli("exit", p=p, observed=df["exit"].to_numpy())
+        return pm.sample(progressbar=False, nuts_sampler="pymc")
+
+
+def _baseline_result(idata, names: list[str], wall: float) -> dict:
+    import arviz as az
+
     post = idata.posterior.to_dataset()
     ess = az.ess(post[names], method="bulk")
     rhat = az.rhat(post[names])
@@ -192,15 +269,17 @@ def _codes(values):
 
 
 def child(side: str, n_agencies: int, case: str) -> None:
+    start = time.perf_counter()
     import pymc  # noqa: F401  (imported before timing, as for every side)
 
     import sustain.models.bayes  # noqa: F401
 
+    imports = time.perf_counter() - start
     if case == "parameterization":
         print("RESULT " + json.dumps(run_parameterization(side)))
         return
-    df = quality_frame(n_agencies)
-    if side == "sustain":
+    df = quality_frame(n_agencies, case=case)
+    if side in ("sustain", "sustain_cold"):
         out = run_sustain(df, "auto", case)
     elif side == "sustain_pymc":
         out = run_sustain(df, "pymc", case)
@@ -208,7 +287,13 @@ def child(side: str, n_agencies: int, case: str) -> None:
         out = run_sustain(df, "nutpie", case)
     else:
         out = run_baseline(df, centred=side == "baseline_centred", case=case)
-    out.update(side=side, nobs=len(df), agencies=int(df["agency_id"].nunique()), case=case)
+    out.update(
+        side=side,
+        nobs=len(df),
+        agencies=int(df["agency_id"].nunique()),
+        case=case,
+        imports=imports,
+    )
     print("RESULT " + json.dumps(out))
 
 
@@ -254,8 +339,8 @@ def main() -> int:
     parser.add_argument(
         "--case",
         nargs="+",
-        default=["nested", "slope"],
-        choices=["nested", "slope", "parameterization"],
+        default=["nested", "hazard"],
+        choices=["nested", "slope", "hazard", "parameterization"],
     )
     parser.add_argument("--sides", nargs="+", default=None)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -272,8 +357,7 @@ def main() -> int:
 def default_sides(case: str) -> list[str]:
     if case == "parameterization":
         return [f"{m[0]}:{form}" for m in PARAM_MODELS for form in ("auto", "non_centred")]
-    sides = ["sustain", "baseline_centred", "baseline_noncentred"]
-    return sides[:1] + ["sustain_pymc"] + sides[1:] if case == "nested" else sides
+    return ["sustain_cold", "sustain", "baseline_centred", "baseline_noncentred"]
 
 
 def run_case(case: str, sides: list[str], n_agencies: int) -> int:
@@ -282,7 +366,12 @@ def run_case(case: str, sides: list[str], n_agencies: int) -> int:
     for side in sides:
         cmd = [sys.executable, __file__, "--child", side, "--agencies", str(n_agencies)]
         cmd += ["--case", case]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        with tempfile.TemporaryDirectory() as caches:
+            env = dict(os.environ)
+            if side == "sustain_cold":  # fresh, empty compilation caches
+                env["PYTENSOR_FLAGS"] = f"base_compiledir={caches}/pytensor"
+                env["NUMBA_CACHE_DIR"] = f"{caches}/numba"
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode != 0 or not lines:
             print(f"{side}: failed\n{proc.stderr[-3000:]}")
@@ -313,7 +402,8 @@ def report_parameterization(results: list[dict]) -> None:
 
 def report(results: list[dict], case: str) -> None:
     first = results[0]
-    print(f"data: {first['nobs']:,} agency-years with quality, {first['agencies']:,} agencies")
+    rows = "agency-years at risk" if case == "hazard" else "agency-years with quality"
+    print(f"data: {first['nobs']:,} {rows}, {first['agencies']:,} agencies")
     print(f"model: {FORMULAS[case]}")
     if "priors" in first:
         print("priors: " + "; ".join(f"{p['parameter']} ~ {p['prior']}" for p in first["priors"]))
@@ -333,6 +423,16 @@ def report(results: list[dict], case: str) -> None:
         for b in base:
             ratio = o["ess_per_s"] / b["ess_per_s"]
             print(f"ratio {o['side']} / {b['side']}: {ratio:.1f}x")
+    for r in ours:
+        if r.get("sampling_wall"):
+            print(
+                f"{r['side']}: sampling {r['sampling_wall']:.1f} s wall, "
+                f"{r['sampling_cpu']:.1f} s CPU (user+system): cpu/wall "
+                f"{r['sampling_cpu'] / r['sampling_wall']:.2f} on {os.cpu_count()} cores; "
+                f"imports {r['imports']:.1f} s, fit {r['wall']:.1f} s"
+            )
+    load = os.getloadavg()
+    print(f"load average after the case: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print("posterior means:")
     for r in results:
         print(f"  {r['side']:<22}" + "  ".join(f"{k}={v:.3f}" for k, v in r["params"].items()))

@@ -234,6 +234,20 @@ def to_nutpie(compiled: CompiledModel, data: Mapping[str, Any]) -> Any:
 
     nutpie stores one variable, :data:`POSITION` (the unconstrained position of every draw);
     :meth:`CompiledModel.expand` turns it into the stored variables.
+
+    Examples
+    --------
+    >>> import numpy as np, pymc as pm, nutpie
+    >>> with pm.Model() as m:
+    ...     mu = pm.Normal("mu", 0.0, 10.0)
+    ...     d = pm.Data("d", np.array([0.5, 1.5]))
+    ...     _ = pm.Normal("y", mu, 1.0, observed=d)
+    >>> c = compile_model(m, ["mu"])
+    >>> trace = nutpie.sample(to_nutpie(c, {"d": [0.5, 1.5]}), draws=200, tune=200, chains=2,
+    ...                       seed=1, progress_bar=False)
+    >>> draws = c.expand(trace.posterior[POSITION].values, {"d": [0.5, 1.5]})["mu"]
+    >>> draws.shape, bool(abs(draws.mean() - 1.0) < 0.3)
+    ((2, 200), True)
     """
     from nutpie.compile_pymc import CompiledPyMCModel
 

@@ -105,6 +105,22 @@ def logp_cfunc(jit_fn: Any, n_dim: int, dtypes: Sequence[str], ndims: Sequence[i
     compiled with ``mode="NUMBA"``; the data arrays (dtypes ``dtypes``, dimensions ``ndims``)
     are read from the block built by :func:`data_layout`. When PyTensor gave the graph a cache
     key, the cfunc is cached on disk under a key derived from it.
+
+    Examples
+    --------
+    >>> import ctypes, pytensor, pytensor.tensor as pt
+    >>> x, d = pt.dvector("x"), pt.dvector("d")
+    >>> lp = -0.5 * ((x - d) ** 2).sum()
+    >>> fn = pytensor.function([x, d], [lp, pytensor.grad(lp, x)], mode="NUMBA")
+    >>> cfunc = logp_cfunc(fn.vm.jit_fn, 2, ["float64"], [1])
+    >>> data = np.array([1.0, 2.0])
+    >>> pos, grad, out = np.zeros(2), np.zeros(2), np.zeros(1)
+    >>> ptr = ctypes.POINTER(ctypes.c_double)
+    >>> meta = data_layout([data])
+    >>> code = cfunc.ctypes(2, pos.ctypes.data_as(ptr), grad.ctypes.data_as(ptr),
+    ...                     out.ctypes.data_as(ptr), meta.ctypes.data_as(ctypes.c_void_p))
+    >>> code, float(out[0]), grad.tolist()
+    (0, -2.5, [1.0, 2.0])
     """
     import numba
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
@@ -153,7 +169,13 @@ def _copy_position(dim: int, expanded: int, x_: Any, out_: Any, user_data_: Any)
 
 @functools.cache
 def copy_position_cfunc() -> Any:
-    """nutpie's "expand" function storing the unconstrained position (cached on disk)."""
+    """nutpie's "expand" function storing the unconstrained position (cached on disk).
+
+    Examples
+    --------
+    >>> copy_position_cfunc().address > 0
+    True
+    """
     import numba
     from numba import types
 

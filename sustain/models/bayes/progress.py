@@ -172,7 +172,16 @@ class ProgressReporter:
 
 
 class Heartbeat:
-    """Reports ``"compiling"`` every :data:`UPDATE_MS` ms from a thread while active."""
+    """Reports ``"compiling"`` every :data:`UPDATE_MS` ms from a thread while active.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> with ProgressReporter(2, 100, show=False, callback=seen.append).heartbeat():
+    ...     time.sleep(1.2)
+    >>> seen[0].phase, len(seen) >= 2
+    ('compiling', True)
+    """
 
     def __init__(self, reporter: ProgressReporter) -> None:
         self.reporter = reporter
