@@ -96,29 +96,64 @@ def quality_frame(n_agencies: int, seed: int = SEED, case: str = "nested"):
 
 
 class SamplingClock:
-    """Wall and CPU (user + system, all threads) time spent inside ``nutpie.sample``."""
+    """Wall and CPU (user + system, all threads) time spent inside ``nutpie.sample``.
+
+    On Linux it also polls ``/proc/self/task/*/schedstat`` of nutpie's worker threads: a
+    worker's CPU time plus its run-queue wait (runnable, but the cores were busy) over the
+    sampling wall time says how much of the time it could have run. Near 1 for every worker
+    means no lock or GIL held the chains back, whatever the load of the machine.
+    """
 
     def __init__(self) -> None:
         self.wall = 0.0
         self.cpu = 0.0
+        self.runnable: list[float] = []
 
     def install(self) -> None:
         import os
+        import threading
 
         import nutpie
 
         real = nutpie.sample
 
         def timed(*args, **kwargs):
+            seen: dict[str, tuple[float, float]] = {}
+            stop = threading.Event()
+            poller = threading.Thread(target=_poll_workers, args=(seen, stop), daemon=True)
             t0, c0 = time.perf_counter(), os.times()
+            poller.start()
             try:
                 return real(*args, **kwargs)
             finally:
                 c1 = os.times()
-                self.wall += time.perf_counter() - t0
+                wall = time.perf_counter() - t0
+                stop.set()
+                poller.join()
+                self.wall += wall
                 self.cpu += (c1.user + c1.system) - (c0.user + c0.system)
+                self.runnable = [
+                    (cpu + wait) / wall for cpu, wait in seen.values() if cpu > 0.01 * wall
+                ]
 
         nutpie.sample = timed
+
+
+def _poll_workers(seen: dict, stop) -> None:
+    import glob
+
+    while not stop.is_set():
+        for task in glob.glob("/proc/self/task/*"):
+            try:
+                with open(f"{task}/comm") as handle:
+                    if not handle.read().startswith("nutpie-worker"):
+                        continue
+                with open(f"{task}/schedstat") as handle:
+                    cpu, wait, _ = (int(v) for v in handle.read().split())
+            except (OSError, ValueError):
+                continue
+            seen[task] = (cpu / 1e9, wait / 1e9)
+        time.sleep(0.02)
 
 
 def run_sustain(df, sampler: str, case: str) -> dict:
@@ -148,6 +183,7 @@ def run_sustain(df, sampler: str, case: str) -> dict:
         "collapsed": bool(bm.collapsed),
         "sampling_wall": clock.wall,
         "sampling_cpu": clock.cpu,
+        "runnable": clock.runnable,
     }
 
 
@@ -431,6 +467,8 @@ def report(results: list[dict], case: str) -> None:
                 f"{r['sampling_cpu'] / r['sampling_wall']:.2f} on {os.cpu_count()} cores; "
                 f"imports {r['imports']:.1f} s, fit {r['wall']:.1f} s"
             )
+            shares = ", ".join(f"{x:.2f}" for x in r.get("runnable", []))
+            print(f"  workers running or runnable (cpu + run-queue wait) / wall: {shares}")
     load = os.getloadavg()
     print(f"load average after the case: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print("posterior means:")
