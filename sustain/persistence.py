@@ -285,8 +285,21 @@ def _version_problem(target: Path, meta: dict[str, Any], attrs: Any, exc: Except
     )
 
 
+#: Modules of result classes before the models were grouped into one package per family
+#: (files written by sustain 0.1 name these).
+MOVED_MODULES = {
+    "sustain.models.fe": "sustain.models.panel.fit",
+    "sustain.models.fe_hausman": "sustain.models.panel.hausman",
+    "sustain.models.hazard": "sustain.models.survival.hazard",
+    "sustain.models.cox": "sustain.models.survival.cox",
+    "sustain.models.kaplan_meier": "sustain.models.survival.kaplan_meier",
+    "sustain.models.joint_results": "sustain.models.joint.results",
+}
+
+
 def _result_class(name: str, base: type) -> Any:
     module, _, cls_name = name.rpartition(".")
+    module = MOVED_MODULES.get(module, module)
     if not module.startswith("sustain.") and module != "sustain":
         raise SpecError(f"refusing to load result class {name!r}: not part of sustain")
     try:

@@ -10,7 +10,7 @@ from statsmodels.genmod.families import links
 
 import sustain
 from sustain.errors import DataError, FitError, SpecError
-from sustain.models.hazard import duration_bands, duration_dummies
+from sustain.models.survival.hazard import duration_bands, duration_dummies
 
 # Same likelihood maximised by statsmodels' IRLS directly; both converge to ~1e-8.
 GLM_TOL = 1e-6

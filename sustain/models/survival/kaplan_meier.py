@@ -16,7 +16,7 @@ from scipy import stats
 
 from sustain._typing import BoolArray, FloatArray
 from sustain.errors import SpecError
-from sustain.models.spells import as_columns, event_indicator, to_spells
+from sustain.models.survival.spells import as_columns, event_indicator, to_spells
 from sustain.options import SurvivalConfType, TimeScale, choices
 from sustain.results import Summary, SummaryMixin
 

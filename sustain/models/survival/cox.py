@@ -2,7 +2,7 @@
 
 :func:`fit_cox` is the formula front-end: it builds the design with formulaic, checks the
 times and event indicator, and hands arrays to the partial-likelihood code in
-:mod:`sustain.models.cox_partial`, which reproduces R's ``survival::coxph`` (Efron or Breslow
+:mod:`sustain.models.survival.partial`, which reproduces R's ``survival::coxph`` (Efron or Breslow
 ties, delayed entry, time-varying covariates, strata, clustered sandwich errors).
 """
 
@@ -18,8 +18,8 @@ import pandas as pd
 
 from sustain.errors import SpecError
 from sustain.formula import check_columns, design, parse_formula
-from sustain.models import cox_partial
-from sustain.models.spells import as_columns, check_full_rank, data_error, event_indicator
+from sustain.models.survival import partial as cox_partial
+from sustain.models.survival.spells import as_columns, check_full_rank, data_error, event_indicator
 from sustain.options import Ties, check_choice
 from sustain.results import FrequentistResults, ModelInfo
 

@@ -19,7 +19,7 @@ import pandas as pd
 from sustain._typing import FloatArray
 from sustain.errors import DataError, FitError, SpecError
 from sustain.formula import check_columns, design, parse_formula, variables
-from sustain.models import fe_fast
+from sustain.models.panel import absorb as fe_fast
 from sustain.options import CovType, Estimator, check_choice
 
 # within fits with at least this many observations use the numpy path when fast=None

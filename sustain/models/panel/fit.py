@@ -4,7 +4,7 @@
 default), random effects (Swamy-Arora), first differences, the between estimator and pooled
 OLS, with unadjusted, robust, one- or two-way clustered or Driscoll-Kraay standard errors.
 It is built on linearmodels; large within fits are absorbed by sustain's own numpy path
-(:mod:`sustain.models.fe_fast`), which gives linearmodels' numbers several times faster.
+(:mod:`sustain.models.panel.absorb`), which gives linearmodels' numbers several times faster.
 Small-sample conventions follow Stata's ``xtreg``: residual degrees of freedom subtract the
 absorbed effects, and clustered covariances carry :math:`\\frac{G}{G-1}\\frac{n-1}{n-k}`.
 
@@ -23,11 +23,12 @@ import numpy as np
 import pandas as pd
 
 from sustain.errors import DataError, SpecError
-from sustain.models import fe_covariance, fe_fast
-from sustain.models.fe_hausman import HausmanResult, hausman
-from sustain.models.fe_linearmodels import BackendFit, LinearmodelsSpec
-from sustain.models.fe_linearmodels import fit as fit_linearmodels
-from sustain.models.fe_prepare import (
+from sustain.models.panel import absorb as fe_fast
+from sustain.models.panel import covariance as fe_covariance
+from sustain.models.panel.backend import BackendFit, LinearmodelsSpec
+from sustain.models.panel.backend import fit as fit_linearmodels
+from sustain.models.panel.hausman import HausmanResult, hausman
+from sustain.models.panel.prepare import (
     FAST_MIN_NOBS,
     Options,
     Prepared,

@@ -20,7 +20,12 @@ import pandas as pd
 from sustain._typing import BoolArray, FloatArray, IntArray
 from sustain.errors import FitError, SpecError
 from sustain.formula import check_columns, design, parse_formula
-from sustain.models.spells import as_columns, at_risk_rows, check_full_rank, event_indicator
+from sustain.models.survival.spells import (
+    as_columns,
+    at_risk_rows,
+    check_full_rank,
+    event_indicator,
+)
 from sustain.options import DurationForm, Link, check_choice
 from sustain.results import FrequentistResults, ModelInfo
 
