@@ -9,5 +9,6 @@ transform of the large-panel path), :mod:`.covariance` (sandwich and clustered c
 
 from sustain.models.panel.fit import FEResults, fit_fe
 from sustain.models.panel.hausman import HausmanResult, hausman
+from sustain.models.panel.prepare import resolve_options as check_fe_options
 
-__all__ = ["FEResults", "HausmanResult", "fit_fe", "hausman"]
+__all__ = ["FEResults", "HausmanResult", "check_fe_options", "fit_fe", "hausman"]

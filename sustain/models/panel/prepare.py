@@ -107,7 +107,7 @@ def resolve_options(
     >>> o.absorbed, o.cov_type, o.clusters
     (('agency_id', 'year'), 'clustered', ('agency_id',))
     """
-    estimator = _choice("estimator", estimator, Estimator)
+    estimator = check_choice("estimator", estimator, Estimator)
     entity, time = _check_frame(data)
     cov, clusters = _covariance_options(cov_type, cluster, bandwidth, entity)
     return Options(
@@ -119,13 +119,6 @@ def resolve_options(
         absorbed=_effects(effects, estimator, entity, time),
         constant=_explicit_constant(formula, estimator),
     )
-
-
-def _choice(name: str, value: object, alias: object) -> str:
-    try:
-        return check_choice(name, value, alias)
-    except ValueError as exc:
-        raise SpecError(str(exc)) from exc
 
 
 def _check_frame(data: pd.DataFrame) -> tuple[str, str]:
@@ -175,7 +168,7 @@ def _covariance_options(
             raise SpecError(f"cluster takes one or two variables, got {len(clusters)}")
     if cov_type is None:
         cov_type = "clustered" if clusters else "unadjusted"
-    cov = _choice("cov_type", cov_type, CovType)
+    cov = check_choice("cov_type", cov_type, CovType)
     if clusters and cov != "clustered":
         raise SpecError(f"cluster={cluster!r} needs cov_type='clustered', not {cov!r}")
     if cov == "clustered" and not clusters:

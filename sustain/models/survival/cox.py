@@ -142,7 +142,7 @@ def fit_cox(
     >>> res.bse.round(4).tolist()
     [0.0139, 0.0731, 0.3582, 0.3169]
     """
-    tie_method = _choice("ties", ties, Ties)
+    tie_method = check_choice("ties", ties, Ties)
     strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
     rhs = _rhs(formula, event)
     frame = as_columns(data)
@@ -182,13 +182,6 @@ def fit_cox(
         strata=tuple(strata_cols),
         raw=fit,
     )
-
-
-def _choice(name: str, value: object, alias: object) -> str:
-    try:
-        return check_choice(name, value, alias)
-    except ValueError as exc:
-        raise SpecError(str(exc)) from exc
 
 
 def _rhs(formula: str, event: str) -> str:

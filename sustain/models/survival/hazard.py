@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sustain._typing import BoolArray, FloatArray, IntArray
+from sustain._typing import BoolArray, FloatArray
 from sustain.errors import FitError, SpecError
 from sustain.formula import check_columns, design, parse_formula
+from sustain.inference.covariance import cluster_covariance
 from sustain.models.survival.spells import (
     as_columns,
     at_risk_rows,
@@ -228,7 +229,7 @@ def fit_hazard(
     >>> list(res.params.index), res.info.exp_name
     (['Intercept', 'hhi', 'gov_share'], 'OR')
     """
-    link_name = _choice("link", link, Link)
+    link_name = check_choice("link", link, Link)
     _check_options(duration_form, spline_df, min_events)
     parsed = parse_formula(formula)
     if parsed.group_terms:
@@ -260,7 +261,8 @@ def fit_hazard(
         groups = pd.factorize(rows[cluster])[0].astype(np.int64)
         if groups.max() < 1:
             raise FitError(f"fit_hazard: clustering by {cluster!r} needs at least two clusters")
-        cov = clustered_covariance(cov, raw.model.score_obs(raw.params), groups)
+        scores = raw.model.score_obs(raw.params)
+        cov = cluster_covariance(cov, scores, groups, "r_vcovcl")  # R vcovCL HC1
     n_missing = n_total - n_after_exit - len(rows)
     notes = _notes(n_after_exit, n_missing, bands, duration, X, y) + fit_notes
     return HazardResults(
@@ -273,15 +275,8 @@ def fit_hazard(
     )
 
 
-def _choice(name: str, value: object, alias: object) -> str:
-    try:
-        return check_choice(name, value, alias)
-    except ValueError as exc:
-        raise SpecError(str(exc)) from exc
-
-
 def _check_options(duration_form: str, spline_df: int, min_events: int) -> None:
-    _choice("duration_form", duration_form, DurationForm)
+    check_choice("duration_form", duration_form, DurationForm)
     if not isinstance(spline_df, int | np.integer) or spline_df < 3:
         raise SpecError(f"spline_df must be an integer >= 3 (cubic B-spline), got {spline_df!r}")
     if not isinstance(min_events, int | np.integer) or min_events < 1:
@@ -342,31 +337,6 @@ def _glm(y: BoolArray, X: pd.DataFrame, link: str) -> tuple[Any, tuple[str, ...]
         raise FitError("fit_hazard: the GLM returned non-finite estimates")
     messages = tuple(dict.fromkeys(str(w.message).splitlines()[0] for w in caught))
     return raw, tuple(f"statsmodels: {m}" for m in messages)
-
-
-def clustered_covariance(bread: FloatArray, scores: FloatArray, groups: IntArray) -> FloatArray:
-    """Cluster-robust sandwich ``c B (sum_g s_g s_g') B`` with R's ``vcovCL`` HC1 factor.
-
-    ``B`` is the model-based covariance (inverse expected information), ``s_g`` the sum of
-    the observations' score vectors in cluster ``g`` and ``c = G/(G-1) (N-1)/(N-K)``.
-
-    Written here rather than taken from statsmodels because statsmodels' GLM sandwich uses the
-    observed Hessian as bread, which differs from the expected information for the cloglog
-    link; R's ``sandwich::vcovCL(type = "HC1")`` uses the expected information, as below.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> v = clustered_covariance(np.eye(1), np.array([[1.0], [-1.0], [2.0]]), np.array([0, 0, 1]))
-    >>> round(float(v[0, 0]), 6)
-    8.0
-    """
-    n, k = scores.shape
-    n_groups = int(groups.max()) + 1
-    summed = np.zeros((n_groups, k))
-    np.add.at(summed, groups, scores)
-    factor = n_groups / (n_groups - 1) * (n - 1) / (n - k)
-    return np.asarray(factor * bread @ (summed.T @ summed) @ bread, dtype=np.float64)
 
 
 def _notes(
