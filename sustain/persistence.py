@@ -38,7 +38,7 @@ VOLATILE_ATTRS = ("created_at", "sampling_time")
 #: Sample statistics holding wall-clock timings (PyMC's sampler), dropped when saving.
 VOLATILE_STATS = ("perf_counter_diff", "perf_counter_start", "process_time_diff")
 #: Fields every frequentist result has; the others are the class's own.
-_BASE_FIELDS = ("params_", "cov", "info", "df_resid", "raw")
+_BASE_FIELDS = ("params_", "cov", "info", "df_resid", "pieces")
 #: Prefix of the NetCDF variables holding term-by-term matrix fields (e.g. ``naive_cov``).
 _MATRIX_PREFIX = "field_"
 

@@ -13,7 +13,6 @@ Results never change after fitting: a different covariance estimator gives a new
 from __future__ import annotations
 
 import abc
-import dataclasses
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -234,8 +233,10 @@ class FrequentistResults(Results):
     df_resid : float or None
         Residual degrees of freedom for t-based inference; ``None`` uses the normal
         distribution (large-sample z statistics).
-    raw : object
-        The underlying library result (linearmodels, statsmodels, ...), for extras.
+    pieces : object
+        What the fit keeps to recompute without refitting (the transformed regression of a
+        panel model, the design, scores and bread of a hazard model, the risk sets of a Cox
+        model): arrays, never a copy of the user's data frame.
 
     Examples
     --------
@@ -254,7 +255,7 @@ class FrequentistResults(Results):
     cov: pd.DataFrame
     info: ModelInfo
     df_resid: float | None = None
-    raw: Any = None
+    pieces: Any = field(default=None, repr=False)
 
     inference: ClassVar[Literal["frequentist", "bayesian"]] = "frequentist"
 
@@ -294,10 +295,6 @@ class FrequentistResults(Results):
             index=self.params_.index,
         )
 
-    def exp_params(self) -> pd.Series:
-        """Exponentiated coefficients (hazard or odds ratios)."""
-        return np.exp(self.params).rename(self.info.exp_name or "exp")
-
     def tidy(self, alpha: float = 0.05, exponentiate: bool = False) -> pd.DataFrame:
         """One row per term: estimate, standard error, statistic, p-value and interval.
 
@@ -321,11 +318,6 @@ class FrequentistResults(Results):
             for col in ("estimate", "conf_low", "conf_high"):
                 out[col] = np.exp(out[col])
         return out
-
-    def with_cov(self, cov: pd.DataFrame, **info_changes: Any) -> FrequentistResults:
-        """Return a new result with another covariance matrix (the original is unchanged)."""
-        info = dataclasses.replace(self.info, **info_changes)
-        return dataclasses.replace(self, cov=cov, info=info)
 
     def summary(self, alpha: float = 0.05) -> Summary:
         tidy = self.tidy(alpha).set_index("term")

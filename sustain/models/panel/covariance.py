@@ -74,7 +74,13 @@ def _intersection(codes: IntArray) -> IntArray:
     return pd.factorize(pair)[0].astype(np.int64)
 
 
-def clustered(X: FloatArray, resid: FloatArray, extra_df: int, clusters: IntArray) -> FloatArray:
+def clustered(
+    X: FloatArray,
+    resid: FloatArray,
+    extra_df: int,
+    clusters: IntArray,
+    group_debias: bool = True,
+) -> FloatArray:
     r"""One- or two-way cluster-robust covariance (Cameron, Gelbach and Miller for two-way).
 
     The small-sample factor of each clustering is the ``stata`` convention of
@@ -85,6 +91,9 @@ def clustered(X: FloatArray, resid: FloatArray, extra_df: int, clusters: IntArra
     ----------
     clusters : ndarray of int, shape (n,) or (n, 2)
         Codes ``0 .. G-1`` of one or two cluster variables.
+    group_debias : bool
+        Apply the :math:`\frac{G}{G-1}\frac{n-1}{n}` part of the factor (linearmodels does,
+        except for the between estimator); without it the factor is :math:`\frac{n}{n-d-k}`.
 
     Notes
     -----
@@ -108,7 +117,10 @@ def clustered(X: FloatArray, resid: FloatArray, extra_df: int, clusters: IntArra
     signs = [1.0] if codes.ndim == 1 else [1.0, 1.0, -1.0]
     meat = np.zeros((k, k))
     for sign, grouping in zip(signs, groupings, strict=True):
-        factor = small_sample_factor("stata", n, k, int(grouping.max()) + 1, extra_df)
+        if group_debias:
+            factor = small_sample_factor("stata", n, k, int(grouping.max()) + 1, extra_df)
+        else:
+            factor = _scale(n, k, extra_df)
         meat += sign * factor * cluster_meat(xe, grouping)
     bread = np.linalg.inv(X.T @ X)
     out = bread @ meat @ bread

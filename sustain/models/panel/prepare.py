@@ -109,7 +109,7 @@ def resolve_options(
     """
     estimator = check_choice("estimator", estimator, Estimator)
     entity, time = _check_frame(data)
-    cov, clusters = _covariance_options(cov_type, cluster, bandwidth, entity)
+    cov, clusters = covariance_options(cov_type, cluster, bandwidth, entity)
     return Options(
         estimator=estimator,
         entity=entity,
@@ -158,7 +158,7 @@ def _unique_pairs(index: pd.MultiIndex) -> bool:
     return bool(np.bincount(pairs, minlength=1).max(initial=0) <= 1)
 
 
-def _covariance_options(
+def covariance_options(
     cov_type: str | None, cluster: str | Sequence[str] | None, bandwidth: float | None, entity: str
 ) -> tuple[str, tuple[str, ...]]:
     clusters: tuple[str, ...] = ()

@@ -180,7 +180,7 @@ def fit_cox(
         naive_cov=pd.DataFrame(fit.cov, index=names, columns=names),
         ties=tie_method,
         strata=tuple(strata_cols),
-        raw=fit,
+        pieces=fit,
     )
 
 

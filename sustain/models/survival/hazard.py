@@ -11,13 +11,14 @@ by conditioning on the rows observed).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sustain._typing import BoolArray, FloatArray
+from sustain._typing import BoolArray, FloatArray, IntArray
 from sustain.errors import FitError, SpecError
 from sustain.formula import check_columns, design, parse_formula
 from sustain.inference.covariance import cluster_covariance
@@ -29,6 +30,39 @@ from sustain.models.survival.spells import (
 )
 from sustain.options import DurationForm, Link, check_choice
 from sustain.results import FrequentistResults, ModelInfo
+
+
+@dataclass(frozen=True, eq=False)
+class HazardPieces:
+    """What a hazard fit keeps to recompute without refitting (no copy of the data frame).
+
+    Attributes
+    ----------
+    X : ndarray, shape (n, k)
+        The design of the at-risk rows (formula terms and duration terms).
+    y : ndarray of bool, shape (n,)
+        Exit indicators.
+    bread : ndarray, shape (k, k)
+        Model-based covariance (inverse expected information).
+    scores : ndarray, shape (n, k)
+        Score contributions of each row at the estimates.
+    clusters : mapping of str to ndarray
+        Codes of the cluster variable of the fit.
+    link : {"cloglog", "logit"}
+
+    Examples
+    --------
+    >>> HazardPieces(np.ones((1, 1)), np.ones(1, bool), np.eye(1), np.zeros((1, 1)), {},
+    ...              "logit").link
+    'logit'
+    """
+
+    X: FloatArray
+    y: BoolArray
+    bread: FloatArray
+    scores: FloatArray
+    clusters: Mapping[str, IntArray]
+    link: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,20 +290,29 @@ def fit_hazard(
     check_full_rank(X, "fit_hazard")
     rows = frame.loc[d.rows]
     raw, fit_notes = _glm(y, X, link_name)
-    cov = np.asarray(raw.cov_params())
+    bread = np.asarray(raw.cov_params())
+    scores = np.asarray(raw.model.score_obs(raw.params))
+    cov = bread
+    groups = None
     if cluster is not None:
         groups = pd.factorize(rows[cluster])[0].astype(np.int64)
         if groups.max() < 1:
             raise FitError(f"fit_hazard: clustering by {cluster!r} needs at least two clusters")
-        scores = raw.model.score_obs(raw.params)
-        cov = cluster_covariance(cov, scores, groups, "r_vcovcl")  # R vcovCL HC1
+        cov = cluster_covariance(bread, scores, groups, "r_vcovcl")  # R vcovCL HC1
     n_missing = n_total - n_after_exit - len(rows)
     notes = _notes(n_after_exit, n_missing, bands, duration, X, y) + fit_notes
     return HazardResults(
         params_=pd.Series(np.asarray(raw.params), index=X.columns),
         cov=pd.DataFrame(cov, index=X.columns, columns=X.columns),
         info=_info(formula, parsed.lhs, link_name, rows, y, raw, entity, cluster, notes),
-        raw=raw,
+        pieces=HazardPieces(
+            X=X.to_numpy(float),
+            y=np.asarray(y, dtype=bool),
+            bread=bread,
+            scores=scores,
+            clusters={} if cluster is None or groups is None else {cluster: groups},
+            link=link_name,
+        ),
         duration_terms=tuple(terms),
         duration_bands=tuple(bands),
     )
