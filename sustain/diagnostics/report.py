@@ -21,6 +21,7 @@ import pandas as pd
 from sustain._atomic import write_text
 from sustain._typing import PathLikeStr
 from sustain.diagnostics import checks as ck
+from sustain.diagnostics.headline import ESS_BULK_MIN, RHAT_MAX
 from sustain.errors import SpecError
 from sustain.options import EssScale
 from sustain.results import Summary, SummaryMixin
@@ -72,10 +73,10 @@ class Thresholds:
     1.01
     """
 
-    rhat_max: float = 1.01
-    ess_min: float = 400.0
+    rhat_max: float = RHAT_MAX
+    ess_min: float = ESS_BULK_MIN
     ess_scale: EssScale = "none"
-    ess_applied: float = 400.0
+    ess_applied: float = ESS_BULK_MIN
     mcse_max: float = 0.1
     max_divergences: int = 0
     treedepth_max_fraction: float = 0.01

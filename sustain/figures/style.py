@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from sustain._atomic import atomic_path
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
-from sustain.tables.labels import term_label
-from sustain.tables.language import CODES_ZH, translate
+from sustain.presentation.labels import term_label
+from sustain.presentation.language import CODES_ZH, translate
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
