@@ -31,7 +31,7 @@ from sustain.results import Summary, SummaryMixin
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from sustain.diagnostics.plots import ImageFormat
+    from sustain.figures.style import ImageFormat
 
 PARETO_COLUMNS = ["n_obs", "good", "ok", "bad", "very_bad", "max_k", "n_above_threshold"]
 # Columns of the comparison tables, first the ones sustain has always had, then ArviZ 1's extras.
@@ -177,7 +177,7 @@ class Comparison(SummaryMixin):
         """
         import arviz as az
 
-        from sustain.diagnostics.plots import figure_of, finish_figure, house_style
+        from sustain.diagnostics.plotting import figure_of, finish_figure, house_style
 
         table = self.table.rename(columns={f"elpd_{self.ic}": "elpd"})
         with house_style():

@@ -27,7 +27,7 @@ from sustain.options import EssScale
 from sustain.results import Summary, SummaryMixin
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sustain.diagnostics.plots import ImageFormat
+    from sustain.figures.style import ImageFormat
 
 CHECK_COLUMNS = ["name", "value", "threshold", "rule", "passed", "message", "advice"]
 # how each check's value is printed in the summary table
