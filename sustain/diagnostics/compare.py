@@ -23,9 +23,9 @@ import pandas as pd
 
 from sustain._atomic import write_text
 from sustain._typing import PathLikeStr
-from sustain.diagnostics.checks import choice, to_inference_data
+from sustain.diagnostics.checks import to_inference_data
 from sustain.errors import SpecError
-from sustain.options import InformationCriterion, WeightMethod
+from sustain.options import InformationCriterion, WeightMethod, check_choice
 from sustain.results import Summary, SummaryMixin
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -268,8 +268,8 @@ def compare(
     >>> c.best, c.table.columns[:3].tolist()
     ('nc', ['rank', 'elpd_loo', 'p_loo'])
     """
-    choice("ic", ic, InformationCriterion)
-    choice("method", method, WeightMethod)
+    check_choice("ic", ic, InformationCriterion)
+    check_choice("method", method, WeightMethod)
     if not k_threshold > 0:
         raise SpecError(f"k_threshold must be positive, got {k_threshold!r}")
     labels, results = _named_models(models, names)

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from sustain._typing import PathLikeStr
-from sustain.diagnostics.checks import choice, element_labels, find_stat, to_inference_data
+from sustain.diagnostics.checks import element_labels, find_stat, to_inference_data
 from sustain.diagnostics.checks import group as group_dataset
 from sustain.diagnostics.plotting import (
     figure_of,
@@ -31,7 +31,7 @@ from sustain.diagnostics.plotting import (
 from sustain.diagnostics.ppc import ppc_plot
 from sustain.errors import SpecError
 from sustain.figures.style import ImageFormat
-from sustain.options import PredictiveGroup
+from sustain.options import PredictiveGroup, check_choice
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -129,7 +129,7 @@ def trace_plot(
     """
     import arviz as az
 
-    choice("kind", kind, TraceKind)
+    check_choice("kind", kind, TraceKind)
     idata = to_inference_data(result)
     names = list(var_names) if var_names else default_plot_names(idata, _terms(result))
     groups = {"posterior": plot_dataset(idata["posterior"].to_dataset(), names)}

@@ -13,12 +13,12 @@ import numpy as np
 import xarray as xr
 
 from sustain._typing import PathLikeStr
-from sustain.diagnostics.checks import choice, to_inference_data
 from sustain.diagnostics.checks import group as group_dataset
+from sustain.diagnostics.checks import to_inference_data
 from sustain.diagnostics.plotting import figure_of, finish_figure, house_style, inches, target
 from sustain.errors import SpecError
 from sustain.figures.style import ImageFormat
-from sustain.options import PpcKind, PredictiveGroup
+from sustain.options import PpcKind, PredictiveGroup, check_choice
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -72,10 +72,10 @@ def ppc_plot(
     ('obs', 'density')
     >>> plt.close(fig)
     """
-    choice("group", group, PredictiveGroup)
+    check_choice("group", group, PredictiveGroup)
     idata = to_inference_data(result)
     kind = kind or default_ppc_kind(idata, var_names)
-    choice("kind", kind, PpcKind)
+    check_choice("kind", kind, PpcKind)
     _require_predictive(idata, group, kind)
     predictive = f"{group}_predictive"
     observed = cast(xr.Dataset, group_dataset(idata, "observed_data"))

@@ -23,7 +23,7 @@ from sustain._typing import PathLikeStr
 from sustain.diagnostics import checks as ck
 from sustain.diagnostics.headline import ESS_BULK_MIN, RHAT_MAX
 from sustain.errors import SpecError
-from sustain.options import EssScale
+from sustain.options import EssScale, check_choice
 from sustain.results import Summary, SummaryMixin
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -377,7 +377,7 @@ def _thresholds(
     max_treedepth: int,
     ebfmi_min: float,
 ) -> Thresholds:
-    ck.choice("ess_scale", ess_scale, EssScale)
+    check_choice("ess_scale", ess_scale, EssScale)
     positive = {"rhat_max": rhat_max, "ess_min": ess_min, "mcse_max": mcse_max}
     positive |= {"max_treedepth": max_treedepth}
     non_negative = {"max_divergences": max_divergences, "ebfmi_min": ebfmi_min}
