@@ -37,12 +37,12 @@ _EXPORTS: dict[str, str] = {
     "build_panel": "sustain.data.panel",
     "simulate": "sustain.data.simulate",
     # frequentist models
-    "fit_fe": "sustain.models.fe",
-    "hausman": "sustain.models.fe",
-    "fit_hazard": "sustain.models.hazard",
-    "fit_cox": "sustain.models.cox",
-    "to_spells": "sustain.models.spells",
-    "kaplan_meier": "sustain.models.kaplan_meier",
+    "fit_fe": "sustain.models.panel",
+    "hausman": "sustain.models.panel",
+    "fit_hazard": "sustain.models.survival",
+    "fit_cox": "sustain.models.survival",
+    "to_spells": "sustain.models.survival",
+    "kaplan_meier": "sustain.models.survival",
     # Bayesian models
     "fit_bayes": "sustain.models.bayes",
     "fit_joint": "sustain.models.joint",

@@ -9,6 +9,37 @@ import pandas as pd
 PROBLEM_COLUMNS = ["file", "row", "column", "rule", "value"]
 
 
+def problem_rows(file: Any, row: Any, column: Any, rule: Any, value: Any = "") -> pd.DataFrame:
+    """The one builder of problems tables (``file``, ``row``, ``column``, ``rule``, ``value``).
+
+    Array-like arguments give one row each; scalars are broadcast. Validation adds its
+    ``severity`` (:func:`sustain.data.problems.problem_frame` builds on this).
+
+    Examples
+    --------
+    >>> problem_rows("contracts", [3, 7], "amount", "amount must be > 0", ["0", "-1"]).shape
+    (2, 5)
+    >>> problem_rows("agencies", None, ["a", "b"], "required column is missing")["column"].tolist()
+    ['a', 'b']
+    """
+    import numpy as np
+
+    lengths = [len(x) for x in (file, row, column, rule, value) if _is_array(x)]
+    n = lengths[0] if lengths else 1
+    data = {}
+    for name, x in zip(PROBLEM_COLUMNS, (file, row, column, rule, value), strict=True):
+        data[name] = np.asarray(x, dtype=object) if _is_array(x) else np.full(n, x, dtype=object)
+    frame = pd.DataFrame(data)
+    frame["row"] = pd.array(frame["row"].to_numpy(), dtype="Int64") if n else frame["row"]
+    return frame
+
+
+def _is_array(x: Any) -> bool:
+    import numpy as np
+
+    return isinstance(x, list | tuple | np.ndarray | pd.Series | pd.Index)
+
+
 class DataError(ValueError):
     """Input data break the data contract.
 

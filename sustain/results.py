@@ -13,15 +13,17 @@ Results never change after fitting: a different covariance estimator gives a new
 from __future__ import annotations
 
 import abc
-import dataclasses
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from sustain._typing import PathLikeStr
 
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
 #: Quantiles whose indicator ESS is the tail ESS (Vehtari et al. 2021, Stan, ArviZ 0.x). ArviZ 1
@@ -166,7 +168,29 @@ class SummaryMixin(abc.ABC):
         return self.summary().as_html()
 
 
-class Results(SummaryMixin):
+class SaveMixin:
+    """Give a result ``save(path)``: a NetCDF file that :func:`sustain.load_result` reads back."""
+
+    def save(self, path: PathLikeStr) -> Path:
+        """Write the result to ``path`` (NetCDF, conventionally ``.nc``) and return the path.
+
+        The same result saved twice gives byte-identical files; see
+        :func:`sustain.persistence.save_result` for what is kept.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, sustain
+        >>> km = sustain.kaplan_meier(sustain.build_panel(sustain.datasets.example()))
+        >>> path = km.save(pathlib.Path(tempfile.mkdtemp()) / "km.nc")
+        >>> sustain.load_result(path).table.equals(km.table)
+        True
+        """
+        from sustain.persistence import save_result
+
+        return save_result(self, path)
+
+
+class Results(SaveMixin, SummaryMixin):
     """Abstract protocol of every fitted model (frequentist or Bayesian).
 
     Subclasses provide ``params``, ``bse``, ``nobs``, ``info``, ``conf_int`` and ``tidy``.
@@ -234,8 +258,10 @@ class FrequentistResults(Results):
     df_resid : float or None
         Residual degrees of freedom for t-based inference; ``None`` uses the normal
         distribution (large-sample z statistics).
-    raw : object
-        The underlying library result (linearmodels, statsmodels, ...), for extras.
+    pieces : object
+        What the fit keeps to recompute without refitting (the transformed regression of a
+        panel model, the design, scores and bread of a hazard model, the risk sets of a Cox
+        model): arrays, never a copy of the user's data frame.
 
     Examples
     --------
@@ -254,7 +280,7 @@ class FrequentistResults(Results):
     cov: pd.DataFrame
     info: ModelInfo
     df_resid: float | None = None
-    raw: Any = None
+    pieces: Any = field(default=None, repr=False)
 
     inference: ClassVar[Literal["frequentist", "bayesian"]] = "frequentist"
 
@@ -294,10 +320,6 @@ class FrequentistResults(Results):
             index=self.params_.index,
         )
 
-    def exp_params(self) -> pd.Series:
-        """Exponentiated coefficients (hazard or odds ratios)."""
-        return np.exp(self.params).rename(self.info.exp_name or "exp")
-
     def tidy(self, alpha: float = 0.05, exponentiate: bool = False) -> pd.DataFrame:
         """One row per term: estimate, standard error, statistic, p-value and interval.
 
@@ -321,11 +343,6 @@ class FrequentistResults(Results):
             for col in ("estimate", "conf_low", "conf_high"):
                 out[col] = np.exp(out[col])
         return out
-
-    def with_cov(self, cov: pd.DataFrame, **info_changes: Any) -> FrequentistResults:
-        """Return a new result with another covariance matrix (the original is unchanged)."""
-        info = dataclasses.replace(self.info, **info_changes)
-        return dataclasses.replace(self, cov=cov, info=info)
 
     def summary(self, alpha: float = 0.05) -> Summary:
         tidy = self.tidy(alpha).set_index("term")

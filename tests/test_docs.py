@@ -50,7 +50,7 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
     for name in (
         "sustain.pipeline.run.run_spec",
-        "sustain.models.fe.fit_fe",
+        "sustain.models.panel.fit.fit_fe",
         "sustain.data.io.read_dataset",
     ):
         assert f'id="{name}"' in api, name

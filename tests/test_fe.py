@@ -10,7 +10,7 @@ import pytest
 
 import sustain
 from sustain.errors import DataError, FitError, SpecError
-from sustain.models.fe import FEResults
+from sustain.models.panel.fit import FEResults
 from sustain.results import FrequentistResults, ModelInfo
 
 # Within and dummy-variable least squares are the same projection computed two ways

@@ -72,7 +72,7 @@ def plm() -> pd.DataFrame:
     return pd.read_csv(REFERENCES / "plm_reference.csv", keep_default_na=False)
 
 
-def fit(data: pd.DataFrame, formula: str, **kwargs: object) -> sustain.models.fe.FEResults:
+def fit(data: pd.DataFrame, formula: str, **kwargs: object) -> sustain.models.panel.fit.FEResults:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # collinear regressors are dropped with a warning
         return sustain.fit_fe(data, formula, **kwargs)

@@ -11,8 +11,8 @@ from sustain.data.simulate import DEFAULT_QUALITY
 from sustain.errors import FitError, SpecError
 from sustain.models.bayes.parameterization import information_ratio
 from sustain.models.joint import JointResults, fit_joint, fit_two_stage
-from sustain.models.joint_model import centred_levels, joint_priors
-from sustain.models.joint_terms import build_joint_terms
+from sustain.models.joint.model import centred_levels, joint_priors
+from sustain.models.joint.terms import build_joint_terms
 
 # Truth of the simulation: better agencies (higher latent quality) exit less, and quality
 # rises with age within agencies.

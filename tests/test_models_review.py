@@ -24,7 +24,7 @@ from scipy import stats
 
 import sustain
 from sustain.errors import DataError, FitError
-from sustain.models.fe import FEW_CLUSTERS
+from sustain.models.panel.fit import FEW_CLUSTERS
 
 REVIEW = Path(__file__).parent / "references" / "review"
 REF = json.loads((REVIEW / "review.json").read_text())

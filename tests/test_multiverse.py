@@ -318,10 +318,8 @@ def check_frames(seen, table):
     for spec, kind in zip(table["id"], table["kind"], strict=True):
         if kind == "cox":
             assert seen[spec] == ("agency_id", "year", "start", "stop", "event")
-        elif kind == "bayes":
-            assert seen[spec][:2] == ("agency_id", "year")  # the index as columns
-        else:
-            assert "agency_id" not in seen[spec]  # the indexed panel itself
+        else:  # every other fit_*, Bayesian ones included, takes the indexed panel itself
+            assert "agency_id" not in seen[spec]
 
 
 def test_every_estimator_builds_its_data_like_sustain_run(panel, frame_spy):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import sustain
 from sustain.errors import DataError, SpecError
-from sustain.models.spells import as_columns, at_risk_rows
+from sustain.models.survival.spells import as_columns, at_risk_rows
 
 # Yearly spells of an agency with constant covariates carry the same partial likelihood as
 # one spell per agency; only summation order differs.

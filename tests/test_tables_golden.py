@@ -87,7 +87,7 @@ def hazard_result() -> FrequentistResults:
 
 
 def _with_duration(result: FrequentistResults, terms: tuple[str, ...]) -> FrequentistResults:
-    from sustain.models.hazard import HazardResults
+    from sustain.models.survival.hazard import HazardResults
 
     return HazardResults(result.params_, result.cov, result.info, None, duration_terms=terms)
 

@@ -33,7 +33,7 @@ import pandas as pd
 from sustain._typing import BoolArray, FloatArray, IntArray
 from sustain.data.cells import MAX_AMOUNT
 from sustain.data.dataset import empty_revenue
-from sustain.errors import PROBLEM_COLUMNS, DataError
+from sustain.errors import DataError, problem_rows
 from sustain.options import CONTRACT_TYPES, TIERS
 
 MEASURE_COLUMNS = [
@@ -196,14 +196,7 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], file: str) -> N
     """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        problems = pd.DataFrame(
-            [
-                {"file": file, "row": None, "column": c, "rule": "required column is missing"}
-                for c in missing
-            ],
-            columns=PROBLEM_COLUMNS,
-        )
-        raise DataError(problems)
+        raise DataError(problem_rows(file, None, missing, "required column is missing"))
 
 
 def row_problems(
@@ -222,16 +215,8 @@ def row_problems(
     [{'file': 'contracts', 'row': 1, 'column': 'amount', 'rule': 'amount must be > 0', 'value': '-1.0'}]
     """
     rows = np.flatnonzero(bad)
-    return pd.DataFrame(
-        {
-            "file": file,
-            "row": frame.index[rows].to_numpy(),
-            "column": column,
-            "rule": rule,
-            "value": frame[column].iloc[rows].astype(str).to_numpy(),
-        },
-        columns=PROBLEM_COLUMNS,
-    )
+    values = frame[column].iloc[rows].astype(str).to_numpy()
+    return problem_rows(file, frame.index[rows].to_numpy(), column, rule, values)
 
 
 def _agency_year_groups(

@@ -35,7 +35,7 @@ from sustain.data.measures import (
     require_columns,
     row_problems,
 )
-from sustain.errors import PROBLEM_COLUMNS, DataError, SpecError
+from sustain.errors import DataError, SpecError, problem_rows
 
 ENTITY = "agency_id"
 TIME = "year"
@@ -415,14 +415,8 @@ def _sorted_agencies(agencies: pd.DataFrame) -> pd.DataFrame:
     require_columns(agencies, AGENCY_REQUIRED, "agencies")
     reserved = [c for c in agencies.columns if c in (TIME, *DERIVED_COLUMNS, *MEASURE_COLUMNS)]
     if reserved:
-        problems = pd.DataFrame(
-            [
-                {"file": "agencies", "column": c, "rule": "column name is reserved for the panel"}
-                for c in reserved
-            ],
-            columns=PROBLEM_COLUMNS,
-        )
-        raise DataError(problems)
+        rule = "column name is reserved for the panel"
+        raise DataError(problem_rows("agencies", None, reserved, rule))
     ids = agencies[ENTITY]
     bad = (ids.isna() | ids.duplicated(keep=False)).to_numpy()
     if bad.any():
@@ -449,11 +443,8 @@ def _data_years(dataset: Dataset) -> tuple[int, int]:
     try:
         return dataset.years
     except ValueError:
-        problems = pd.DataFrame(
-            [{"file": "contracts", "rule": "the data set has no contracts or revenue"}],
-            columns=PROBLEM_COLUMNS,
-        )
-        raise DataError(problems) from None
+        rule = "the data set has no contracts or revenue"
+        raise DataError(problem_rows("contracts", None, None, rule)) from None
 
 
 def _window(data: tuple[int, int], first: int | None, last: int | None) -> tuple[int, int]:

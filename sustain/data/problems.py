@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sustain._typing import IntArray
-from sustain.errors import PROBLEM_COLUMNS
+from sustain.errors import PROBLEM_COLUMNS, problem_rows
 
 SEVERITIES = ("error", "note", "dropped")
 #: Columns of ``Dataset.problems``: the standard ones plus ``severity``.
@@ -56,17 +56,14 @@ def problem_frame(
     rows = np.atleast_1d(np.asarray(row, dtype=object))
     n = len(rows)
     sev = _broadcast(severity, n)
-    data = {
-        "file": np.full(n, file, dtype=object),
-        "row": pd.array(rows, dtype="Int64"),
-        "column": _broadcast(column, n),
-        "rule": _broadcast(rule, n),
-        "value": _broadcast(value, n),
-        "severity": sev,
-        "pos": np.broadcast_to(np.asarray(pos, dtype=np.int64), (n,)).copy(),
-        "drop": _drop_flags(drop, sev, n),
-    }
-    return pd.DataFrame(data)
+    frame = problem_rows(
+        file, rows, _broadcast(column, n), _broadcast(rule, n), _broadcast(value, n)
+    )
+    frame["row"] = pd.array(rows, dtype="Int64")
+    frame["severity"] = sev
+    frame["pos"] = np.broadcast_to(np.asarray(pos, dtype=np.int64), (n,)).copy()
+    frame["drop"] = _drop_flags(drop, sev, n)
+    return frame
 
 
 def issue_frame(

@@ -22,8 +22,8 @@ from sustain.figures.style import (
     group_label,
     series_style,
 )
-from sustain.tables.labels import LabelSource, load_labels, term_label
-from sustain.tables.language import Language, check_language, translate
+from sustain.presentation.labels import LabelSource, load_labels, term_label
+from sustain.presentation.language import Language, check_language, translate
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -33,7 +33,7 @@ TIME_LABELS = {"age": "Agency age (years)", "calendar": "Year", "given": "Time"}
 
 def _as_km(km: Any, by: str | None, time_scale: str, alpha: float) -> Any:
     if isinstance(km, pd.DataFrame):
-        from sustain.models.kaplan_meier import kaplan_meier
+        from sustain.models.survival import kaplan_meier
 
         return kaplan_meier(km, by=by, time_scale=time_scale, alpha=alpha)  # type: ignore[arg-type]
     if not hasattr(km, "table") or not hasattr(km, "time_scale"):
@@ -103,7 +103,7 @@ def km_plot(
     >>> import pandas as pd
     >>> frame = pd.DataFrame({"stop": [1.0, 2, 3, 4, 5, 6], "event": [1, 0, 1, 1, 0, 1],
     ...                       "tier": ["a", "a", "a", "b", "b", "b"]})
-    >>> from sustain.models.kaplan_meier import kaplan_meier
+    >>> from sustain.models.survival import kaplan_meier
     >>> fig = km_plot(kaplan_meier(frame, by="tier", stop="stop", event="event"))
     >>> fig.axes[0].get_ylabel()
     'Share of agencies still operating'

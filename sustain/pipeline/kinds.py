@@ -54,7 +54,7 @@ class Kind:
     Examples
     --------
     >>> MODEL_KINDS["fe"].targets
-    ('sustain.models.fe:fit_fe',)
+    ('sustain.models.panel:fit_fe',)
     """
 
     name: str
@@ -119,7 +119,7 @@ _BAYES_CHOICES: dict[str, Any] = {
 MODEL_KINDS: dict[str, Kind] = {
     "fe": Kind(
         "fe",
-        ("sustain.models.fe:fit_fe",),
+        ("sustain.models.panel:fit_fe",),
         frozenset({"data"}),
         required=("formula",),
         columns=("effects", "cluster", "weights"),
@@ -127,7 +127,7 @@ MODEL_KINDS: dict[str, Kind] = {
     ),
     "hazard": Kind(
         "hazard",
-        ("sustain.models.hazard:fit_hazard",),
+        ("sustain.models.survival:fit_hazard",),
         frozenset({"panel"}),
         required=("formula",),
         columns=("duration", "cluster", "entity", "time"),
@@ -135,7 +135,7 @@ MODEL_KINDS: dict[str, Kind] = {
     ),
     "cox": Kind(
         "cox",
-        ("sustain.models.cox:fit_cox",),
+        ("sustain.models.survival:fit_cox",),
         frozenset({"data", "start", "stop", "event"}),
         own={"time_scale": TimeScale},
         required=("formula",),
@@ -245,7 +245,7 @@ FIGURE_KINDS: dict[str, Kind] = {
     ),
     "km": Kind(
         "km",
-        ("sustain.models.kaplan_meier:kaplan_meier", "sustain.figures.km:km_plot"),
+        ("sustain.models.survival:kaplan_meier", "sustain.figures.km:km_plot"),
         _FIGURE_RESERVED | {"data", "km", "start", "stop", "event", "entity", "time"},
         own=_FIGURE_OWN,
         columns=("by",),

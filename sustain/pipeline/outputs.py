@@ -178,7 +178,7 @@ def _ending(text: str) -> str:
 
 
 def _hausman(results: ResultsDir, name: str, fe: Any, re: Any) -> list[Path]:
-    from sustain.models.fe import hausman
+    from sustain.models.panel import hausman
 
     test = hausman(fe, re)
     head = pd.DataFrame(

@@ -11,7 +11,7 @@ researcher fixes the spec once rather than once per model. Checked:
   varies, a binary response (hazard, Cox, Bernoulli) has events, and the population-level
   design of hazard, Cox and Bayesian models has full column rank (fixed-effects models drop
   collinear regressors themselves and say so); for fixed-effects models the options are
-  resolved by :func:`sustain.models.fe_prepare.resolve_options` (estimator, effects,
+  resolved by :func:`sustain.models.panel.check_fe_options` (estimator, effects,
   covariance and clustering must go together).
 """
 
@@ -298,11 +298,11 @@ def _response_problems(where: str, y: pd.Series | None, binary: bool) -> list[st
 
 
 def _fe_option_problems(entry: Entry, frame: pd.DataFrame) -> list[str]:
-    from sustain.models.fe_prepare import resolve_options
+    from sustain.models.panel import check_fe_options
 
     o = entry.options
     try:
-        resolve_options(
+        check_fe_options(
             frame,
             o["formula"],
             o.get("effects"),

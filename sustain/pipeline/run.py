@@ -358,11 +358,11 @@ def model_frame(entry: Entry, panel: pd.DataFrame) -> pd.DataFrame:
     >>> int(spells["start"].min()), len(spells) == len(panel)
     (0, True)
     """
-    from sustain.models.spells import to_spells
+    from sustain.models.survival import to_spells
 
     if MODEL_KINDS[entry.kind].data == "spells":
         return to_spells(panel, time_scale=entry.options.get("time_scale", "age"))
-    return panel.reset_index() if entry.kind == "bayes" else panel
+    return panel  # every fit_* takes the panel as it is (index levels count as columns)
 
 
 def fit_model(

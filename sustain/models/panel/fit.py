@@ -4,7 +4,7 @@
 default), random effects (Swamy-Arora), first differences, the between estimator and pooled
 OLS, with unadjusted, robust, one- or two-way clustered or Driscoll-Kraay standard errors.
 It is built on linearmodels; large within fits are absorbed by sustain's own numpy path
-(:mod:`sustain.models.fe_fast`), which gives linearmodels' numbers several times faster.
+(:mod:`sustain.models.panel.absorb`), which gives linearmodels' numbers several times faster.
 Small-sample conventions follow Stata's ``xtreg``: residual degrees of freedom subtract the
 absorbed effects, and clustered covariances carry :math:`\\frac{G}{G-1}\\frac{n-1}{n-k}`.
 
@@ -16,21 +16,28 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from sustain.errors import DataError, SpecError
-from sustain.models import fe_covariance, fe_fast
-from sustain.models.fe_hausman import HausmanResult, hausman
-from sustain.models.fe_linearmodels import BackendFit, LinearmodelsSpec
-from sustain.models.fe_linearmodels import fit as fit_linearmodels
-from sustain.models.fe_prepare import (
+from sustain.models.panel import absorb as fe_fast
+from sustain.models.panel import covariance as fe_covariance
+from sustain.models.panel.backend import BackendFit, LinearmodelsSpec
+from sustain.models.panel.backend import fit as fit_linearmodels
+from sustain.models.panel.hausman import HausmanResult, hausman
+from sustain.models.panel.pieces import (
+    RegressionPieces,
+    build_pieces,
+    cluster_counts,
+    covariance_from_pieces,
+)
+from sustain.models.panel.prepare import (
     FAST_MIN_NOBS,
     Options,
     Prepared,
+    covariance_options,
     drop_collinear,
     effect_codes,
     prepare,
@@ -44,7 +51,6 @@ __all__ = [
     "FAST_MIN_NOBS",
     "FEW_CLUSTERS",
     "FEResults",
-    "FESpec",
     "HausmanResult",
     "fit_fe",
     "hausman",
@@ -61,24 +67,6 @@ _LABELS = {
     "between": "Between",
     "pooled": "Pooled OLS",
 }
-
-
-@dataclass(frozen=True)
-class FESpec:
-    """Everything :func:`fit_fe` was called with except the covariance (for refits).
-
-    Examples
-    --------
-    >>> FESpec(data=None, formula="y ~ x", effects=("i", "t"), estimator="within").formula
-    'y ~ x'
-    """
-
-    data: Any
-    formula: str
-    effects: tuple[str, ...] | None
-    estimator: str
-    weights: str | None = None
-    fast: bool | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +93,6 @@ class FEResults(FrequentistResults):
     """
 
     backend: str = "linearmodels"
-    spec: FESpec | None = field(default=None, repr=False)
 
     @property
     def rsquared_within(self) -> float:
@@ -140,21 +127,43 @@ class FEResults(FrequentistResults):
         cluster: str | Sequence[str] | None = None,
         bandwidth: float | None = None,
     ) -> FEResults:
-        """Refit with another covariance estimator; this result is left unchanged."""
-        if self.spec is None:
-            raise SpecError("this result does not keep its data; call fit_fe again")
-        s = self.spec
-        return fit_fe(
-            s.data,
-            s.formula,
-            effects=s.effects,
-            estimator=s.estimator,  # type: ignore[arg-type]
-            cov_type=cov_type,
-            cluster=cluster,
-            bandwidth=bandwidth,
-            weights=s.weights,
-            fast=s.fast,
+        """The same estimates with another covariance; this result is left unchanged.
+
+        Computed from the transformed regression the fit keeps (:attr:`pieces`), without
+        refitting and without the data: clusters may be the index levels or any non-float
+        column of the data the model was fitted on (``"district"``, ``"tier"``).
+
+        Raises
+        ------
+        SpecError
+            For a result loaded from a file (it keeps no regression) or an unknown cluster.
+        """
+        pieces = self.pieces
+        if not isinstance(pieces, RegressionPieces):
+            raise SpecError(
+                "this result keeps no regression to recompute from (loaded from a file, or a "
+                "weighted random-effects, first-difference or between fit); call fit_fe again"
+            )
+        cov, clusters = covariance_options(cov_type, cluster, bandwidth, pieces.entity)
+        matrix = covariance_from_pieces(pieces, cov, clusters, bandwidth)
+        names = list(pieces.names)
+        # as a refit reports them: the groups of the fitted rows (a first-difference fit counts
+        # agencies with one row too)
+        counts = {
+            c: self.info.groups.get(c, n) for c, n in cluster_counts(pieces, clusters).items()
+        }
+        stats = {k: v for k, v in self.info.stats.items() if k != "n_clusters"}
+        if clusters:
+            stats["n_clusters"] = min(counts.values())
+        info = dataclasses.replace(
+            self.info,
+            cov_type=cov,
+            cluster=clusters,
+            groups={**self.info.groups, **counts},
+            stats=stats,
         )
+        frame = pd.DataFrame(matrix, index=names, columns=names)
+        return dataclasses.replace(self, cov=frame, info=info)
 
     def summary(self, alpha: float = 0.05) -> Summary:
         base = super().summary(alpha)
@@ -250,15 +259,22 @@ def fit_fe(
     else:
         out = fit_linearmodels(_lm_spec(prepared, options, bandwidth, weights))
     out = _connected_dof(out, prepared, options)
-    kept = None if effects is None else ((effects,) if isinstance(effects, str) else tuple(effects))
+    theta = getattr(out.raw, "theta", None) if options.estimator == "random" else None
+    pieces = build_pieces(
+        prepared,
+        options,
+        out.params,
+        data,
+        out.n_absorbed,
+        None if theta is None else theta.iloc[:, 0],
+    )
     return FEResults(
         params_=out.params,
         cov=out.cov,
         info=_info(prepared, out, formula, options, notes),
         df_resid=out.df_resid,
-        raw=out.raw,
+        pieces=pieces,
         backend="sustain" if fast_path else "linearmodels",
-        spec=FESpec(data, formula, kept, options.estimator, weights, fast),
     )
 
 

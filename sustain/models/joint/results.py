@@ -10,7 +10,7 @@ import pandas as pd
 
 from sustain._typing import PathLikeStr
 from sustain.models.bayes.priors import PriorSet
-from sustain.models.joint_terms import HAZARD_PREFIX
+from sustain.models.joint.terms import HAZARD_PREFIX
 from sustain.results import BayesianResults
 
 

@@ -5,7 +5,7 @@ likely to exit. Fitting quality and exit separately therefore biases both: the q
 of survivors is not the trend of agencies, and plugging observed (noisy) quality into a hazard
 model attenuates its effect. The joint model fits both at once and links them through the
 agency's latent quality effect ``u_i``, which enters the exit hazard multiplied by the
-``association`` parameter. Model, priors and names: :mod:`sustain.models.joint_model`;
+``association`` parameter. Model, priors and names: :mod:`sustain.models.joint.model`;
 documentation: ``docs/models/joint.md``.
 """
 
@@ -33,7 +33,7 @@ from sustain.models.bayes.priors import Prior, PriorSet
 from sustain.models.bayes.progress import SamplingProgress
 from sustain.models.bayes.sampling import SamplerSettings, sample_posterior, single_threaded_blas
 from sustain.models.bayes.terms import data_hash as terms_hash
-from sustain.models.joint_model import (
+from sustain.models.joint.model import (
     Parameterization,
     build_joint_model,
     centred_levels,
@@ -44,9 +44,9 @@ from sustain.models.joint_model import (
     reported_terms,
     stored_names,
 )
-from sustain.models.joint_results import JointResults
-from sustain.models.joint_terms import HAZARD_PREFIX, JointTerms, build_joint_terms
-from sustain.models.joint_two_stage import fit_two_stage
+from sustain.models.joint.results import JointResults
+from sustain.models.joint.terms import HAZARD_PREFIX, JointTerms, build_joint_terms
+from sustain.models.joint.two_stage import fit_two_stage
 from sustain.options import DurationForm, Link, Sampler
 from sustain.results import ModelInfo
 

@@ -20,8 +20,8 @@ from sustain._typing import FloatArray, IntArray
 from sustain.errors import FitError, SpecError
 from sustain.formula import parse_formula
 from sustain.models.bayes.terms import GroupFactor, ModelTerms, build_terms
-from sustain.models.hazard import duration_bands, duration_dummies, duration_spline
-from sustain.models.spells import as_columns, at_risk_rows, event_indicator
+from sustain.models.survival.hazard import duration_bands, duration_dummies, duration_spline
+from sustain.models.survival.spells import as_columns, at_risk_rows, event_indicator
 
 #: Prefix of every parameter of the hazard sub-model (``hazard:hhi``, ``hazard:Intercept``).
 HAZARD_PREFIX = "hazard:"

@@ -19,6 +19,7 @@ import pandas as pd
 
 from sustain._typing import FloatArray, IntArray
 from sustain.errors import FitError
+from sustain.inference.covariance import cluster_meat, small_sample_factor
 
 
 def _scale(n: int, k: int, extra_df: int) -> float:
@@ -68,20 +69,6 @@ def robust(X: FloatArray, resid: FloatArray, extra_df: int) -> FloatArray:
     return _sandwich(X, _scale(n, k, extra_df) * (xe.T @ xe) / n)
 
 
-def _cluster_meat(xe: FloatArray, codes: IntArray, group_debias: bool) -> FloatArray:
-    n = xe.shape[0]
-    n_groups = int(codes.max()) + 1
-    if n_groups < 2:
-        raise FitError("a clustered covariance needs at least two clusters")
-    sums = np.column_stack(
-        [np.bincount(codes, weights=xe[:, j], minlength=n_groups) for j in range(xe.shape[1])]
-    )
-    meat = sums.T @ sums / n
-    if group_debias:
-        meat *= (n_groups / (n_groups - 1)) * ((n - 1) / n)
-    return meat
-
-
 def _intersection(codes: IntArray) -> IntArray:
     pair = codes[:, 0] * (int(codes[:, 1].max()) + 1) + codes[:, 1]
     return pd.factorize(pair)[0].astype(np.int64)
@@ -94,22 +81,26 @@ def clustered(
     clusters: IntArray,
     group_debias: bool = True,
 ) -> FloatArray:
-    """One- or two-way cluster-robust covariance (Cameron, Gelbach and Miller for two-way).
+    r"""One- or two-way cluster-robust covariance (Cameron, Gelbach and Miller for two-way).
+
+    The small-sample factor of each clustering is the ``stata`` convention of
+    :mod:`sustain.inference.covariance`, :math:`\frac{G}{G-1}\frac{n-1}{n-d-k}`, which is
+    linearmodels' ``debiased=True, group_debias=True``.
 
     Parameters
     ----------
     clusters : ndarray of int, shape (n,) or (n, 2)
         Codes ``0 .. G-1`` of one or two cluster variables.
     group_debias : bool
-        Multiply each one-way meat by :math:`\\frac{G}{G-1}\\frac{n-1}{n}`.
+        Apply the :math:`\frac{G}{G-1}\frac{n-1}{n}` part of the factor (linearmodels does,
+        except for the between estimator); without it the factor is :math:`\frac{n}{n-d-k}`.
 
     Notes
     -----
-    :math:`\\hat S_c = n^{-1} \\sum_g (\\sum_{i \\in g} \\xi_i)(\\sum_{i \\in g} \\xi_i)'`; two-way
-    clustering uses :math:`\\hat S_1 + \\hat S_2 - \\hat S_{12}` with :math:`\\hat S_{12}` on the
-    intersections of the two groupings. The covariance is
-    :math:`n^{-1}\\hat\\Sigma^{-1} \\frac{n}{n-d-k} \\hat S \\hat\\Sigma^{-1}`,
-    :math:`\\hat\\Sigma = X'X/n`.
+    With scores :math:`\xi_i = x_i e_i` summed in clusters, :math:`\hat M_c = c_c \sum_g
+    s_g s_g'`; two-way clustering uses :math:`\hat M_1 + \hat M_2 - \hat M_{12}` with
+    :math:`\hat M_{12}` on the intersections of the two groupings. The covariance is
+    :math:`(X'X)^{-1} \hat M (X'X)^{-1}`.
 
     Examples
     --------
@@ -119,17 +110,21 @@ def clustered(
     (1, 1)
     """
     n, k = X.shape
+    _scale(n, k, extra_df)  # refuses a fit without residual degrees of freedom
     xe = X * resid[:, None]
     codes = np.asarray(clusters)
-    if codes.ndim == 1:
-        meat = _cluster_meat(xe, codes, group_debias)
-    else:
-        meat = (
-            _cluster_meat(xe, codes[:, 0], group_debias)
-            + _cluster_meat(xe, codes[:, 1], group_debias)
-            - _cluster_meat(xe, _intersection(codes), group_debias)
-        )
-    return _sandwich(X, _scale(n, k, extra_df) * meat)
+    groupings = [codes] if codes.ndim == 1 else [codes[:, 0], codes[:, 1], _intersection(codes)]
+    signs = [1.0] if codes.ndim == 1 else [1.0, 1.0, -1.0]
+    meat = np.zeros((k, k))
+    for sign, grouping in zip(signs, groupings, strict=True):
+        if group_debias:
+            factor = small_sample_factor("stata", n, k, int(grouping.max()) + 1, extra_df)
+        else:
+            factor = _scale(n, k, extra_df)
+        meat += sign * factor * cluster_meat(xe, grouping)
+    bread = np.linalg.inv(X.T @ X)
+    out = bread @ meat @ bread
+    return (out + out.T) / 2
 
 
 def default_bandwidth(n_periods: int) -> float:

@@ -2,7 +2,7 @@
 
 :func:`fit_cox` is the formula front-end: it builds the design with formulaic, checks the
 times and event indicator, and hands arrays to the partial-likelihood code in
-:mod:`sustain.models.cox_partial`, which reproduces R's ``survival::coxph`` (Efron or Breslow
+:mod:`sustain.models.survival.partial`, which reproduces R's ``survival::coxph`` (Efron or Breslow
 ties, delayed entry, time-varying covariates, strata, clustered sandwich errors).
 """
 
@@ -18,8 +18,8 @@ import pandas as pd
 
 from sustain.errors import SpecError
 from sustain.formula import check_columns, design, parse_formula
-from sustain.models import cox_partial
-from sustain.models.spells import as_columns, check_full_rank, data_error, event_indicator
+from sustain.models.survival import partial as cox_partial
+from sustain.models.survival.spells import as_columns, check_full_rank, data_error, event_indicator
 from sustain.options import Ties, check_choice
 from sustain.results import FrequentistResults, ModelInfo
 
@@ -142,7 +142,7 @@ def fit_cox(
     >>> res.bse.round(4).tolist()
     [0.0139, 0.0731, 0.3582, 0.3169]
     """
-    tie_method = _choice("ties", ties, Ties)
+    tie_method = check_choice("ties", ties, Ties)
     strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
     rhs = _rhs(formula, event)
     frame = as_columns(data)
@@ -180,15 +180,8 @@ def fit_cox(
         naive_cov=pd.DataFrame(fit.cov, index=names, columns=names),
         ties=tie_method,
         strata=tuple(strata_cols),
-        raw=fit,
+        pieces=fit,
     )
-
-
-def _choice(name: str, value: object, alias: object) -> str:
-    try:
-        return check_choice(name, value, alias)
-    except ValueError as exc:
-        raise SpecError(str(exc)) from exc
 
 
 def _rhs(formula: str, event: str) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sustain._typing import BoolArray
-from sustain.errors import DataError, FitError, SpecError
+from sustain.errors import DataError, FitError, SpecError, problem_rows
 from sustain.options import TimeScale, check_choice
 
 SPELL_COLUMNS = ("start", "stop", "event")
@@ -46,16 +46,7 @@ def data_error(column: str, rule: str, rows: Iterable[Any], values: Iterable[Any
     >>> str(err).splitlines()[1]
     "  data, row 4, column 'exit': must be 0 or 1 (value: '2')"
     """
-    problems = pd.DataFrame(
-        {
-            "file": "data",
-            "row": list(rows),
-            "column": column,
-            "rule": rule,
-            "value": [str(v) for v in values],
-        }
-    )
-    return DataError(problems)
+    return DataError(problem_rows("data", list(rows), column, rule, [str(v) for v in values]))
 
 
 def event_indicator(values: pd.Series, column: str) -> BoolArray:

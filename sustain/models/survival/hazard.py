@@ -11,6 +11,7 @@ by conditioning on the rows observed).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,48 @@ import pandas as pd
 from sustain._typing import BoolArray, FloatArray, IntArray
 from sustain.errors import FitError, SpecError
 from sustain.formula import check_columns, design, parse_formula
-from sustain.models.spells import as_columns, at_risk_rows, check_full_rank, event_indicator
+from sustain.inference.covariance import cluster_covariance
+from sustain.models.survival.spells import (
+    as_columns,
+    at_risk_rows,
+    check_full_rank,
+    event_indicator,
+)
 from sustain.options import DurationForm, Link, check_choice
 from sustain.results import FrequentistResults, ModelInfo
+
+
+@dataclass(frozen=True, eq=False)
+class HazardPieces:
+    """What a hazard fit keeps to recompute without refitting (no copy of the data frame).
+
+    Attributes
+    ----------
+    X : ndarray, shape (n, k)
+        The design of the at-risk rows (formula terms and duration terms).
+    y : ndarray of bool, shape (n,)
+        Exit indicators.
+    bread : ndarray, shape (k, k)
+        Model-based covariance (inverse expected information).
+    scores : ndarray, shape (n, k)
+        Score contributions of each row at the estimates.
+    clusters : mapping of str to ndarray
+        Codes of the cluster variable of the fit.
+    link : {"cloglog", "logit"}
+
+    Examples
+    --------
+    >>> HazardPieces(np.ones((1, 1)), np.ones(1, bool), np.eye(1), np.zeros((1, 1)), {},
+    ...              "logit").link
+    'logit'
+    """
+
+    X: FloatArray
+    y: BoolArray
+    bread: FloatArray
+    scores: FloatArray
+    clusters: Mapping[str, IntArray]
+    link: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,7 +263,7 @@ def fit_hazard(
     >>> list(res.params.index), res.info.exp_name
     (['Intercept', 'hhi', 'gov_share'], 'OR')
     """
-    link_name = _choice("link", link, Link)
+    link_name = check_choice("link", link, Link)
     _check_options(duration_form, spline_df, min_events)
     parsed = parse_formula(formula)
     if parsed.group_terms:
@@ -250,33 +290,36 @@ def fit_hazard(
     check_full_rank(X, "fit_hazard")
     rows = frame.loc[d.rows]
     raw, fit_notes = _glm(y, X, link_name)
-    cov = np.asarray(raw.cov_params())
+    bread = np.asarray(raw.cov_params())
+    scores = np.asarray(raw.model.score_obs(raw.params))
+    cov = bread
+    groups = None
     if cluster is not None:
         groups = pd.factorize(rows[cluster])[0].astype(np.int64)
         if groups.max() < 1:
             raise FitError(f"fit_hazard: clustering by {cluster!r} needs at least two clusters")
-        cov = clustered_covariance(cov, raw.model.score_obs(raw.params), groups)
+        cov = cluster_covariance(bread, scores, groups, "r_vcovcl")  # R vcovCL HC1
     n_missing = n_total - n_after_exit - len(rows)
     notes = _notes(n_after_exit, n_missing, bands, duration, X, y) + fit_notes
     return HazardResults(
         params_=pd.Series(np.asarray(raw.params), index=X.columns),
         cov=pd.DataFrame(cov, index=X.columns, columns=X.columns),
         info=_info(formula, parsed.lhs, link_name, rows, y, raw, entity, cluster, notes),
-        raw=raw,
+        pieces=HazardPieces(
+            X=X.to_numpy(float),
+            y=np.asarray(y, dtype=bool),
+            bread=bread,
+            scores=scores,
+            clusters={} if cluster is None or groups is None else {cluster: groups},
+            link=link_name,
+        ),
         duration_terms=tuple(terms),
         duration_bands=tuple(bands),
     )
 
 
-def _choice(name: str, value: object, alias: object) -> str:
-    try:
-        return check_choice(name, value, alias)
-    except ValueError as exc:
-        raise SpecError(str(exc)) from exc
-
-
 def _check_options(duration_form: str, spline_df: int, min_events: int) -> None:
-    _choice("duration_form", duration_form, DurationForm)
+    check_choice("duration_form", duration_form, DurationForm)
     if not isinstance(spline_df, int | np.integer) or spline_df < 3:
         raise SpecError(f"spline_df must be an integer >= 3 (cubic B-spline), got {spline_df!r}")
     if not isinstance(min_events, int | np.integer) or min_events < 1:
@@ -337,31 +380,6 @@ def _glm(y: BoolArray, X: pd.DataFrame, link: str) -> tuple[Any, tuple[str, ...]
         raise FitError("fit_hazard: the GLM returned non-finite estimates")
     messages = tuple(dict.fromkeys(str(w.message).splitlines()[0] for w in caught))
     return raw, tuple(f"statsmodels: {m}" for m in messages)
-
-
-def clustered_covariance(bread: FloatArray, scores: FloatArray, groups: IntArray) -> FloatArray:
-    """Cluster-robust sandwich ``c B (sum_g s_g s_g') B`` with R's ``vcovCL`` HC1 factor.
-
-    ``B`` is the model-based covariance (inverse expected information), ``s_g`` the sum of
-    the observations' score vectors in cluster ``g`` and ``c = G/(G-1) (N-1)/(N-K)``.
-
-    Written here rather than taken from statsmodels because statsmodels' GLM sandwich uses the
-    observed Hessian as bread, which differs from the expected information for the cloglog
-    link; R's ``sandwich::vcovCL(type = "HC1")`` uses the expected information, as below.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> v = clustered_covariance(np.eye(1), np.array([[1.0], [-1.0], [2.0]]), np.array([0, 0, 1]))
-    >>> round(float(v[0, 0]), 6)
-    8.0
-    """
-    n, k = scores.shape
-    n_groups = int(groups.max()) + 1
-    summed = np.zeros((n_groups, k))
-    np.add.at(summed, groups, scores)
-    factor = n_groups / (n_groups - 1) * (n - 1) / (n - k)
-    return np.asarray(factor * bread @ (summed.T @ summed) @ bread, dtype=np.float64)
 
 
 def _notes(

@@ -25,6 +25,7 @@ import numpy as np
 
 from sustain._typing import BoolArray, FloatArray, IntArray
 from sustain.errors import FitError
+from sustain.inference.covariance import cluster_covariance as cluster_kernel
 
 # R's aeqSurv tolerance: times closer than this (absolutely or relative to their mean) are tied.
 TIME_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
@@ -436,9 +437,9 @@ def cluster_covariance(
     (1, 1)
     """
     parts = partial_likelihood(rs, X, fit.beta, ties)
-    dfbeta = score_residuals(rs, X, parts, ties) @ fit.cov
-    grouped = _group_sums(np.asarray(clusters), dfbeta, int(np.max(clusters)) + 1)
-    return np.asarray(grouped.T @ grouped, dtype=np.float64)
+    scores = score_residuals(rs, X, parts, ties)
+    # (U V)' (U V) summed by cluster equals V (sum_g u_g u_g') V: the kernel with bread V
+    return cluster_kernel(fit.cov, scores, np.asarray(clusters), "r_coxph")
 
 
 def infinite_coefficients(fit: CoxFit, tolerance: float = float(np.sqrt(1e-9))) -> BoolArray:

@@ -33,7 +33,7 @@ from sustain.models.bayes.priors import (
 )
 from sustain.models.bayes.priors import apply_overrides as apply_prior_overrides
 from sustain.models.bayes.terms import INTERCEPT, ModelTerms
-from sustain.models.joint_terms import HAZARD_PREFIX, JointTerms
+from sustain.models.joint.terms import HAZARD_PREFIX, JointTerms
 
 Parameterization: TypeAlias = Literal["auto", "centred", "non_centred"]
 ASSOCIATION = "association"
@@ -59,7 +59,7 @@ def joint_priors(
     Examples
     --------
     >>> import sustain
-    >>> from sustain.models.joint_terms import build_joint_terms
+    >>> from sustain.models.joint.terms import build_joint_terms
     >>> panel = sustain.build_panel(sustain.datasets.example())
     >>> t = build_joint_terms(panel, "quality ~ hhi", "exit ~ hhi", "agency_id", duration=None)
     >>> table = joint_priors(t, "cloglog").table()
@@ -114,7 +114,7 @@ def centred_levels(terms: JointTerms, parameterization: str) -> dict[str, BoolAr
     Examples
     --------
     >>> import sustain
-    >>> from sustain.models.joint_terms import build_joint_terms
+    >>> from sustain.models.joint.terms import build_joint_terms
     >>> panel = sustain.build_panel(sustain.datasets.example())
     >>> t = build_joint_terms(panel, "quality ~ hhi + (1 | district)", "exit ~ hhi", "agency_id")
     >>> {k: int(v.sum()) for k, v in centred_levels(t, "non_centred").items()}
@@ -157,7 +157,7 @@ def build_joint_model(
     --------
     >>> import sustain
     >>> from sustain.models.bayes.families import family_spec
-    >>> from sustain.models.joint_terms import build_joint_terms
+    >>> from sustain.models.joint.terms import build_joint_terms
     >>> panel = sustain.build_panel(sustain.datasets.example())
     >>> t = build_joint_terms(panel, "quality ~ hhi", "exit ~ hhi", "agency_id", duration=None)
     >>> m = build_joint_model(t, joint_priors(t, "cloglog"), family_spec("bernoulli", "cloglog"),

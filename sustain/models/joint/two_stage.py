@@ -16,7 +16,7 @@ import pandas as pd
 
 from sustain.errors import SpecError
 from sustain.formula import parse_formula
-from sustain.models.hazard import HazardResults, fit_hazard
+from sustain.models.survival.hazard import HazardResults, fit_hazard
 from sustain.options import DurationForm, Link
 
 

@@ -1,6 +1,6 @@
 """The linearmodels back end of :func:`sustain.fit_fe` (every estimator and covariance).
 
-The front end (:mod:`sustain.models.fe`) hands over a complete-case response, design matrix and
+The front end (:mod:`sustain.models.panel.fit`) hands over a complete-case response, design matrix and
 integer codes of the absorbed effects and clusters; this module builds the linearmodels model,
 fits it with Stata's small-sample conventions (``debiased=True``; clustered covariances with
 ``group_debias=True``, as ``xtreg, fe vce(cluster ...)``) and returns plain numbers.

@@ -19,7 +19,7 @@ import pandas as pd
 from sustain._typing import FloatArray
 from sustain.errors import DataError, FitError, SpecError
 from sustain.formula import check_columns, design, parse_formula, variables
-from sustain.models import fe_fast
+from sustain.models.panel import absorb as fe_fast
 from sustain.options import CovType, Estimator, check_choice
 
 # within fits with at least this many observations use the numpy path when fast=None
@@ -107,9 +107,9 @@ def resolve_options(
     >>> o.absorbed, o.cov_type, o.clusters
     (('agency_id', 'year'), 'clustered', ('agency_id',))
     """
-    estimator = _choice("estimator", estimator, Estimator)
+    estimator = check_choice("estimator", estimator, Estimator)
     entity, time = _check_frame(data)
-    cov, clusters = _covariance_options(cov_type, cluster, bandwidth, entity)
+    cov, clusters = covariance_options(cov_type, cluster, bandwidth, entity)
     return Options(
         estimator=estimator,
         entity=entity,
@@ -119,13 +119,6 @@ def resolve_options(
         absorbed=_effects(effects, estimator, entity, time),
         constant=_explicit_constant(formula, estimator),
     )
-
-
-def _choice(name: str, value: object, alias: object) -> str:
-    try:
-        return check_choice(name, value, alias)
-    except ValueError as exc:
-        raise SpecError(str(exc)) from exc
 
 
 def _check_frame(data: pd.DataFrame) -> tuple[str, str]:
@@ -165,7 +158,7 @@ def _unique_pairs(index: pd.MultiIndex) -> bool:
     return bool(np.bincount(pairs, minlength=1).max(initial=0) <= 1)
 
 
-def _covariance_options(
+def covariance_options(
     cov_type: str | None, cluster: str | Sequence[str] | None, bandwidth: float | None, entity: str
 ) -> tuple[str, tuple[str, ...]]:
     clusters: tuple[str, ...] = ()
@@ -175,7 +168,7 @@ def _covariance_options(
             raise SpecError(f"cluster takes one or two variables, got {len(clusters)}")
     if cov_type is None:
         cov_type = "clustered" if clusters else "unadjusted"
-    cov = _choice("cov_type", cov_type, CovType)
+    cov = check_choice("cov_type", cov_type, CovType)
     if clusters and cov != "clustered":
         raise SpecError(f"cluster={cluster!r} needs cov_type='clustered', not {cov!r}")
     if cov == "clustered" and not clusters:
