@@ -26,7 +26,7 @@ from sustain._typing import PathLikeStr
 from sustain.data.dataset import Dataset
 from sustain.data.problems import left_out_lines
 from sustain.errors import FitError, SpecError
-from sustain.models.bayes.progress import every
+from sustain.models.bayes import report_every
 from sustain.pipeline import manifest as mf
 from sustain.pipeline.kinds import MODEL_KINDS
 from sustain.pipeline.outputs import (
@@ -418,7 +418,7 @@ def _fit_all(
     for entry in spec.models:
         with progress.step(f"model {entry.name} ({entry.kind})"):
             # a line at least every SAMPLING_REPORT_SECONDS while a Bayesian model samples
-            report = every(SAMPLING_REPORT_SECONDS, functools.partial(_say, progress, entry.name))
+            report = report_every(SAMPLING_REPORT_SECONDS, functools.partial(_say, progress, entry.name))
             fits[entry.name] = fit_model(entry, frames[entry.name], seeds.get(entry.name), report)
             written += save_model(folder, entry.name, fits[entry.name])
         if is_bayesian(fits[entry.name]):

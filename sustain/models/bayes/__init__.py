@@ -9,6 +9,7 @@ and :mod:`.predictive` adds the predictive and log-likelihood groups. The result
 """
 
 from sustain.models.bayes.fit import fit_bayes
+from sustain.models.bayes.progress import SamplingProgress, report_every
 from sustain.models.bayes.results import BayesResults
 
-__all__ = ["BayesResults", "fit_bayes"]
+__all__ = ["BayesResults", "SamplingProgress", "fit_bayes", "report_every"]

@@ -221,14 +221,14 @@ def show_progress(progressbar: bool | None) -> bool:
     return bool(progressbar)
 
 
-def every(seconds: float, write: Callable[[str], None]) -> Callable[[SamplingProgress], None]:
+def report_every(seconds: float, write: Callable[[str], None]) -> Callable[[SamplingProgress], None]:
     """A ``progress`` callback writing a report's :meth:`~SamplingProgress.line` through
     ``write`` at most every ``seconds`` seconds (always on a change of phase).
 
     Examples
     --------
     >>> lines = []
-    >>> callback = every(60.0, lines.append)
+    >>> callback = report_every(60.0, lines.append)
     >>> callback(SamplingProgress("compiling", 4, 0, 0, 0, 1.0, None))
     >>> callback(SamplingProgress("compiling", 4, 0, 0, 0, 1.5, None))  # too soon: skipped
     >>> callback(SamplingProgress("warm-up", 4, 10, 800, 0, 0.1, None))  # new phase
