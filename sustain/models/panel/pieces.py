@@ -323,8 +323,10 @@ def nested_in(effect: IntArray, clusters: IntArray) -> bool:
     clusters = clusters if clusters.ndim == 2 else clusters[:, None]
     n_levels = int(effect.max()) + 1
     for column in clusters.T:
-        pairs = pd.unique(effect * (int(column.max()) + 1) + column)
-        if len(pairs) != n_levels:
+        # the cluster of each level's first row (reversed assignment: the first write wins)
+        first = np.empty(n_levels, dtype=column.dtype)
+        first[effect[::-1]] = column[::-1]
+        if not np.array_equal(first[effect], column):
             return False
     return True
 
