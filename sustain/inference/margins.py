@@ -88,6 +88,11 @@ def linked_model(result: Any) -> LinkedModel:
     """
     pieces = getattr(result, "pieces", None)
     frame = getattr(pieces, "frame", None)
+    if getattr(result.info, "estimator", "") == "cox":
+        raise SpecError(
+            "margins: a Cox fit has no probability scale without a time; use "
+            "sustain.predict(fit, profiles, times=[...]) for survival at given ages"
+        )
     if frame is None or result.inference != "frequentist":
         raise SpecError(
             "margins takes fit_fe and fit_hazard results fitted in this session, and Bayesian "
