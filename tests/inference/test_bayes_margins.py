@@ -120,3 +120,11 @@ def test_the_fitted_data_are_checked(grouped):
         sustain.margins(bm)
     with pytest.raises(SpecError, match="differ from the data"):
         sustain.margins(bm, data=df.iloc[::-1])
+
+
+def test_margins_table_of_a_bayesian_fit(grouped):
+    df, bm = grouped
+    text = sustain.regression_table(bm, "markdown", margins=True, data=df)
+    me = sustain.margins(bm, data=df)
+    assert f"{me['estimate'].iloc[0]:.3f}" in text
+    assert "posterior mean and interval of the effect" in text
