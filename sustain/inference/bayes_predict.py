@@ -83,3 +83,34 @@ def _levels(rows: pd.DataFrame, factor: Any) -> np.ndarray:
         labels = labels + ":" + rows[part].astype(str)
     index = pd.Index(factor.levels).get_indexer(labels)
     return np.asarray(index, dtype=np.int64)
+
+
+def population_predictions(result: Any, newdata: pd.DataFrame, data: pd.DataFrame) -> FloatArray:
+    """Draws (S, rows) of the expected response from the population-level terms only.
+
+    For posteriors that do not carry their fit's record (a ``BayesianResults`` built from
+    draws): the formula's design is encoded as on ``data``; the link is ``info.link``.
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> from sustain.results import BayesianResults, ModelInfo
+    >>> post = {"Intercept": np.ones((1, 3)), "x": np.full((1, 3), 2.0)}
+    >>> info = ModelInfo("Bayes", "bayes", "y", "y ~ x", 2)
+    >>> bm = BayesianResults(az.from_dict({"posterior": post}), tuple(post), info)
+    >>> population_predictions(bm, pd.DataFrame({"x": [1.0]}),
+    ...                        pd.DataFrame({"y": [0.0, 1], "x": [0.0, 1]})).ravel().tolist()
+    [3.0, 3.0, 3.0]
+    """
+    from sustain.formula import design, parse_formula, with_index_columns
+    from sustain.inference.design import model_frame
+    from sustain.inference.predict import newdata_design
+
+    parsed = parse_formula(result.info.formula)
+    built = design(with_index_columns(data), parsed.fixed_formula)
+    posterior = result.idata["posterior"]
+    names = [str(c) for c in built.X.columns if str(c).replace("/", "÷") in posterior]
+    frame = model_frame(with_index_columns(data), result.info.formula, names, spec=built.spec)
+    X = newdata_design(frame, newdata)
+    draws = np.column_stack([result.draws(n.replace("/", "÷")) for n in names])
+    return np.asarray(inverse_link(draws @ X.T, result.info.link or "identity"), dtype=np.float64)

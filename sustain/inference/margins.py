@@ -78,40 +78,46 @@ class LinkedModel:
         return lambda changed: np.column_stack([self.frame.design(changed), fixed])
 
 
-def linked_model(result: Any) -> LinkedModel:
+def linked_model(result: Any, data: pd.DataFrame | None = None) -> LinkedModel:
     """The :class:`LinkedModel` of a ``fit_fe`` or ``fit_hazard`` result.
+
+    A result that keeps no model frame (loaded from a file, built by hand) gets one rebuilt
+    from ``data``, the data it was fitted on (:mod:`sustain.inference.frames`).
 
     Raises
     ------
     SpecError
-        For other results or results that keep no model frame (loaded from a file).
+        For other results, or a result without a frame and no ``data``.
     """
-    pieces = getattr(result, "pieces", None)
-    frame = getattr(pieces, "frame", None)
     if getattr(result.info, "estimator", "") == "cox":
         raise SpecError(
             "margins: a Cox fit has no probability scale without a time; use "
             "sustain.predict(fit, profiles, times=[...]) for survival at given ages"
         )
-    if frame is None or result.inference != "frequentist":
+    if result.inference != "frequentist":
+        raise SpecError(f"margins: a {type(result).__name__} has no frequentist margins")
+    pieces: Any = getattr(result, "pieces", None)
+    frame = getattr(pieces, "frame", None)
+    hazard = result.info.estimator == "hazard"
+    if frame is not None:
+        fixed = pieces.X[:, len(frame.names) :] if hazard else np.zeros((frame.nobs, 0))
+    elif data is not None:
+        from sustain.inference.frames import frame_from_data
+
+        frame, fixed = frame_from_data(result, data)
+    else:
         raise SpecError(
-            "margins takes fit_fe and fit_hazard results fitted in this session, and Bayesian "
-            f"results with data=; a {type(result).__name__} "
-            + ("loaded from a file keeps no model frame" if pieces is None else "has no margins")
+            "this result keeps no model frame (loaded from a file?): pass data=, the data it "
+            "was fitted on"
         )
-    assert pieces is not None  # a frame implies pieces
     names = [str(n) for n in result.params.index]
     if list(frame.names) != names[: len(frame.names)]:
         raise SpecError("margins: the fit's coefficients do not follow its formula's columns")
-    if result.info.estimator == "hazard":
-        link, fixed = str(pieces.link), pieces.X[:, len(frame.names) :]
-    else:
-        link, fixed = "identity", np.zeros((frame.nobs, 0))
     return LinkedModel(
         frame=frame,
         params=result.params.to_numpy(dtype=np.float64),
         cov=result.cov.loc[names, names].to_numpy(dtype=np.float64),
-        link=link,
+        link=str(result.info.link) if hazard else "identity",
         fixed=np.asarray(fixed, dtype=np.float64),
         df_resid=result.df_resid,
     )
@@ -153,7 +159,8 @@ def margins(
     alpha : float
         Intervals have level ``1 - alpha``.
     data : DataFrame, optional
-        Bayesian results only: the data the model was fitted on (checked against the fit).
+        The data the model was fitted on: required for Bayesian results (checked against the
+        fit) and for results loaded from a file (which keep no model frame).
     groups : {"fitted", "new", "none"}
         Bayesian results only: group effects of each row's fitted groups, of one new group
         drawn from the fitted population distribution, or left out.
@@ -198,7 +205,7 @@ def margins(
         if data is None:
             raise SpecError("margins of a Bayesian fit need data= (the data it was fitted on)")
         return bayes_margins(result, data, variables, at, kind, by, alpha, groups, random_seed)
-    model = linked_model(result)
+    model = linked_model(result, data)
     names = check_variables(model.frame, variables, _duration(result))
     rows = model.frame.frame()
     out = []

@@ -33,7 +33,7 @@ from sustain.formula import with_index_columns
 from sustain.inference.contrasts import inverse_link
 from sustain.inference.design import ModelFrame
 from sustain.inference.margins import GroupEffects, linked_model
-from sustain.options import SurvivalConfType, check_choice
+from sustain.options import IntervalKind, SurvivalConfType, check_choice
 
 
 def predict(
@@ -47,6 +47,7 @@ def predict(
     data: pd.DataFrame | None = None,
     groups: GroupEffects = "fitted",
     random_seed: int | None = None,
+    credible: IntervalKind = "eti",
 ) -> pd.DataFrame:
     """Predictions for the rows of ``newdata`` with intervals.
 
@@ -69,11 +70,14 @@ def predict(
         Cox survival intervals, as R's ``survfit`` (default ``"log"``, as
         ``survfit.coxph``).
     data : DataFrame, optional
-        Bayesian fits only: the data the model was fitted on.
+        The data the model was fitted on: required for Bayesian fits, and for fits loaded
+        from a file (which keep no model frame).
     groups : {"fitted", "new", "none"}
         Bayesian fits only: see :func:`sustain.margins`.
     random_seed : int, optional
         Bayesian fits with new groups: seed of their draws.
+    credible : {"eti", "hdi"}
+        Bayesian fits: equal-tailed or highest-density intervals.
 
     Returns
     -------
@@ -98,17 +102,18 @@ def predict(
         raise SpecError(f"alpha={alpha!r} must lie between 0 and 1")
     check_choice("groups", groups, GroupEffects)
     check_choice("conf_type", conf_type, SurvivalConfType)
+    check_choice("credible", credible, IntervalKind)
     columns = with_index_columns(newdata)
     if getattr(result, "inference", None) == "bayesian":
         if data is None:
             raise SpecError("predict: a Bayesian fit needs data= (the data it was fitted on)")
-        out = _bayes(result, columns, data, alpha, groups, random_seed)
+        out = _bayes(result, columns, data, alpha, groups, random_seed, credible)
     elif getattr(result.info, "estimator", "") == "cox":
-        out = _cox(result, columns, alpha, times, conf_type)
+        out = _cox(result, columns, alpha, times, conf_type, data)
     else:
         if times is not None:
             raise SpecError("predict: times= is for Cox fits")
-        out = _linear(result, columns, alpha)
+        out = _linear(result, columns, alpha, data)
     return out if interval else out[["estimate"]]
 
 
@@ -135,10 +140,12 @@ def _needed(frame: ModelFrame) -> set[str]:
     return set(formula_variables(frame))
 
 
-def _linear(result: Any, newdata: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    model = linked_model(result)
+def _linear(
+    result: Any, newdata: pd.DataFrame, alpha: float, data: pd.DataFrame | None
+) -> pd.DataFrame:
+    model = linked_model(result, data)
     X = newdata_design(model.frame, newdata)
-    fixed = _fixed_columns(result, model.fixed, newdata)
+    fixed = _fixed_columns(result, model, newdata)
     X = np.column_stack([X, fixed])
     names = [str(n) for n in result.params.index]
     shift = 0.0
@@ -161,9 +168,9 @@ def _linear(result: Any, newdata: pd.DataFrame, alpha: float) -> pd.DataFrame:
     )
 
 
-def _fixed_columns(result: Any, fixed: FloatArray, newdata: pd.DataFrame) -> FloatArray:
+def _fixed_columns(result: Any, model: Any, newdata: pd.DataFrame) -> FloatArray:
     """Duration terms of a hazard fit for ``newdata`` (sample means without a duration)."""
-    n = len(newdata)
+    n, fixed = len(newdata), model.fixed
     if fixed.shape[1] == 0:
         return np.zeros((n, 0))
     terms = tuple(result.duration_terms)
@@ -181,20 +188,33 @@ def _fixed_columns(result: Any, fixed: FloatArray, newdata: pd.DataFrame) -> Flo
         intercept = "Intercept" in result.params.index
         basis = duration_dummies(values, list(result.duration_bands), drop_first=intercept)
     else:
-        basis = _spline(result, values, len(terms))
+        basis = _spline(model.frame, values, len(terms))
     return np.asarray(basis[list(terms)].to_numpy(dtype=np.float64))
 
 
-def _spline(result: Any, values: pd.Series, df: int) -> pd.DataFrame:
+def _spline(frame: ModelFrame, values: pd.Series, df: int) -> pd.DataFrame:
     """The fit's duration spline (knots from the fitted durations) at new durations."""
     from formulaic import model_matrix
 
     name = str(values.name)
-    fitted = pd.DataFrame({"duration": result.pieces.frame.columns[name].astype(float)})
+    fitted = pd.DataFrame({"duration": frame.columns[name].astype(float)})
     spec = model_matrix(f"bs(duration, df={int(df)}) - 1", fitted).model_spec
     basis = pd.DataFrame(spec.get_model_matrix(pd.DataFrame({"duration": values.to_numpy()})))
     basis.columns = [f"{name}[bs{i + 1}]" for i in range(basis.shape[1])]
     return basis
+
+
+def _cox_frame(result: Any, data: pd.DataFrame) -> ModelFrame:
+    """The model frame of a Cox result that keeps none, from the data it was fitted on."""
+    from sustain.formula import design, parse_formula
+    from sustain.inference.design import model_frame
+
+    rhs = parse_formula(result.info.formula, require_lhs=False).fixed
+    columns = with_index_columns(data)
+    built = design(columns, rhs, intercept=True)
+    rows = columns.iloc[columns.index.get_indexer_for(built.rows)]
+    names = [str(n) for n in result.params.index]
+    return model_frame(rows, rhs, names, spec=built.spec)
 
 
 def _cox(
@@ -203,15 +223,24 @@ def _cox(
     alpha: float,
     times: Sequence[float] | None,
     conf_type: str,
+    data: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     from sustain.models.survival.baseline import CoxPieces
     from sustain.models.survival.kaplan_meier import confidence_band
 
     pieces = result.pieces
-    if not isinstance(pieces, CoxPieces) or pieces.frame is None:
-        raise SpecError("predict: this Cox result keeps no baseline (loaded from a file?)")
     names = [str(n) for n in result.params.index]
-    X = newdata_design(pieces.frame, newdata) - pieces.means
+    if isinstance(pieces, CoxPieces) and pieces.frame is not None:
+        X = newdata_design(pieces.frame, newdata) - pieces.means
+    elif times is None and data is not None:  # relative hazards need only the design
+        frame = _cox_frame(result, data)
+        X = newdata_design(frame, newdata)
+        X = X - frame.design(frame.frame()).mean(axis=0)
+    else:
+        raise SpecError(
+            "predict: this Cox result keeps no baseline hazard (loaded from a file?); refit it "
+            "for survival (relative hazards need data=)"
+        )
     beta = result.params.to_numpy(dtype=np.float64)
     V = result.cov.loc[names, names].to_numpy(dtype=np.float64)
     eta = X @ beta
@@ -265,11 +294,21 @@ def _bayes(
     alpha: float,
     groups: str,
     random_seed: int | None,
+    credible: str,
 ) -> pd.DataFrame:
-    from sustain.inference.bayes_predict import posterior_predictions
+    from sustain.inference.bayes_predict import population_predictions, posterior_predictions
 
-    draws = posterior_predictions(result, newdata, data, groups, random_seed)
-    lower, upper = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
+    if getattr(result, "data_hash", None):
+        draws = posterior_predictions(result, newdata, data, groups, random_seed)
+    else:  # a posterior without the fit's record (built from draws): population terms only
+        draws = population_predictions(result, newdata, data)
+    if credible == "hdi":
+        import arviz as az
+
+        bounds = np.array([az.hdi(column, prob=1 - alpha) for column in draws.T])
+        lower, upper = bounds[:, 0], bounds[:, 1]
+    else:
+        lower, upper = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
     return pd.DataFrame(
         {"estimate": draws.mean(axis=0), "lower": lower, "upper": upper}, index=newdata.index
     )
