@@ -51,7 +51,8 @@ def grouping(values: Any) -> Grouping:
     Codes are stored in the smallest signed integer type that holds them (a district code
     needs one byte per row, not eight).
     """
-    codes, uniques = pd.factorize(pd.Series(values), sort=True)
+    series = values if isinstance(values, pd.Series | pd.Index) else pd.Series(values)
+    codes, uniques = pd.factorize(series, sort=True)
     if (codes < 0).any():
         raise ValueError("a grouping variable has missing values")
     dtype = next(
@@ -175,7 +176,7 @@ def _groups(data: pd.DataFrame) -> dict[str, Grouping]:
         if pd.api.types.is_float_dtype(series.dtype):
             continue
         try:
-            out[name] = grouping(series.to_numpy())
+            out[name] = grouping(series)
         except (ValueError, TypeError):
             continue  # missing values (or unorderable labels): not a grouping
     return out
