@@ -180,7 +180,7 @@ def _margins_note(kind: str, columns: Sequence[ModelColumn], language: str) -> s
 
 
 def _wild_note(bootstraps: Sequence[Any], language: str, labels: Mapping[str, str]) -> str:
-    from sustain.tables.labels import term_label
+    from sustain.presentation.labels import term_label
 
     names = dict.fromkeys(term_label(wb.term, labels) for wb in bootstraps)
     if language == "zh":
@@ -202,7 +202,7 @@ def _describe_zh(wb: Any, labels: Mapping[str, str]) -> str:
     method = "野聚类自助法" if wb.method == "wild cluster" else "得分自助法"
     weights = "Rademacher 权重" if wb.weights == "rademacher" else "Webb 权重"
     draws = f"全部 {wb.reps:,} 个权重向量" if wb.enumerated else f"{wb.reps:,} 次抽样"
-    from sustain.tables.labels import term_label
+    from sustain.presentation.labels import term_label
 
     cluster = term_label(wb.cluster, labels)
     return f"{kind}{method}（{weights}，{draws}，按{cluster}的 {wb.n_clusters} 个聚类）"
