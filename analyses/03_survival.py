@@ -8,8 +8,10 @@
 * Cox proportional hazards with time-varying covariates on counting-process spells
   (start, stop], Efron ties, robust errors by agency: ``cox``
 
-Writes tables/table3_survival_freq.* (hazard ratios) and figures/fig4_hazard_hhi.* (the
-predicted annual exit hazard over funding concentration).
+Writes tables/table3_survival_freq.* (hazard ratios), tables/table3b_hazard_ame.* (average
+marginal effects of both hazards on the annual exit probability, each row at its own age),
+tables/hazard_ame_by_tier.csv (the cloglog model's effects within each main purchasing tier)
+and figures/fig4_hazard_hhi.* (the predicted annual exit hazard over funding concentration).
 
 Run: ``python analyses/03_survival.py`` (``--quick`` for the reduced test configuration).
 """
@@ -68,6 +70,24 @@ def main(cfg: c.Config | None = None) -> list[Path]:
                 caption="Funding and agency exit (hazard and odds ratios)",
                 **kw,
             ),
+        )
+        written += c.write_tables(
+            rd,
+            "table3b_hazard_ame",
+            lambda **kw: sustain.regression_table(
+                [fits["hazard_cloglog"], fits["hazard_logit"]],
+                model_names=NAMES[:2],
+                margins=True,
+                digits=4,
+                caption="Funding and the annual exit probability (average marginal effects)",
+                **kw,
+            ),
+        )
+        by_tier = sustain.margins(fits["hazard_cloglog"], by="main_tier")
+        written.append(
+            rd.write_text(
+                "tables", "hazard_ame_by_tier.csv", by_tier.to_csv(index=False, float_format="%.6g")
+            )
         )
         target = rd.path("figures", "fig4_hazard_hhi")
         sustain.prediction_plot([fits["hazard_cloglog"]], panel, x="hhi", path=target)

@@ -47,6 +47,10 @@ _EXPORTS: dict[str, str] = {
     "fit_bayes": "sustain.models.bayes",
     "fit_joint": "sustain.models.joint",
     "load_result": "sustain.persistence",
+    # inference beyond the sandwich
+    "wild_bootstrap": "sustain.inference",
+    "margins": "sustain.inference",
+    "predict": "sustain.inference",
     # diagnostics and comparison
     "diagnose": "sustain.diagnostics",
     "compare": "sustain.diagnostics",
@@ -63,7 +67,16 @@ _EXPORTS: dict[str, str] = {
     "run_spec": "sustain.pipeline",
     "multiverse": "sustain.multiverse",
 }
-_SUBMODULES = {"datasets", "data", "models", "tables", "diagnostics", "pipeline", "figures"}
+_SUBMODULES = {
+    "datasets",
+    "data",
+    "models",
+    "inference",
+    "tables",
+    "diagnostics",
+    "pipeline",
+    "figures",
+}
 
 __all__ = sorted([*_EXPORTS, "datasets", "__version__"])
 

@@ -83,6 +83,11 @@ def test_quick_run_writes_what_it_says(quick_run: tuple[Path, dict[str, list[Pat
         "figures/fig3_km_tier.pdf",
         "tables/table3_survival_freq.html",
         "models/cox.nc",
+        "tables/table2b_quality_wild.md",
+        "tables/wild_district.csv",
+        "models/fe_district_wild.csv",
+        "tables/table3b_hazard_ame.tex",
+        "tables/hazard_ame_by_tier.csv",
     ):
         assert expected in names, expected
 

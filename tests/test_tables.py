@@ -383,7 +383,7 @@ def test_bad_input_is_refused_clearly(tmp_path):
         sustain.regression_table([fe_result(), pd.DataFrame()], "csv")
     with pytest.raises(SpecError, match="at least one"):
         sustain.regression_table([], "csv")
-    for bad in ({"statistic": "p"}, {"interval": "hpd"}, {"alpha": 1.2}, {"digits": -1}):
+    for bad in ({"statistic": "z"}, {"interval": "hpd"}, {"alpha": 1.2}, {"digits": -1}):
         with pytest.raises(SpecError):
             sustain.regression_table(fe_result(), "csv", **bad)
 

@@ -2,21 +2,17 @@
 
 For each result the covariate ``x`` runs over its observed range while the other variables of
 the formula stay at typical values (numeric: sample mean; text or categorical: most common
-value; ``at=`` overrides either). The rows are encoded with the model's own formula
-(formulaic, so transforms such as ``np.log(x)`` or splines follow ``x``), then
+value; ``at=`` overrides either). The predictions and their intervals are those of
+:func:`sustain.predict` on these rows:
 
-* frequentist models: the linear predictor ``eta = x'b`` gets a delta-method interval
-  ``eta ± z sqrt(x'Vx)``, and both are mapped through the inverse link (identity, logistic
-  or ``1 - exp(-exp(eta))`` for cloglog), which keeps the interval inside (0, 1);
-* within (fixed-effects) models, whose intercept is absorbed, are drawn around the sample mean
-  of the outcome: ``ybar + (x - xbar)'b``; Cox models as the hazard relative to the sample
-  mean, ``exp((x - xbar)'b)``;
-* Bayesian models: the population-level coefficients' posterior draws give draws of the
-  prediction (group-level effects at zero: a typical district or agency), summarised by the
-  posterior mean and an equal-tailed or highest-density interval.
-
-Hazard models' duration terms, which are not in the user's formula, are held at their sample
-means (the average over the age distribution on the linear-predictor scale).
+* hazard models: the annual exit probability, duration terms at their sample means, the
+  interval of the linear predictor mapped through the inverse link (so it stays inside
+  (0, 1));
+* linear models: the response; within (fixed-effects) models, whose effects are absorbed,
+  around the mean outcome, :math:`\bar y + (x - \bar x)'b`;
+* Cox models: the hazard relative to the sample means, :math:`\\exp((x - \bar x)'b)`;
+* Bayesian models: the posterior mean and an equal-tailed or highest-density interval of the
+  prediction, group-level effects at zero (a typical district or agency).
 """
 
 from __future__ import annotations
@@ -27,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from sustain._typing import FloatArray, PathLikeStr
 from sustain.errors import SpecError
@@ -40,7 +35,7 @@ from sustain.figures.style import (
     finish,
     series_style,
 )
-from sustain.formula import design, design_for, parse_formula, variables
+from sustain.formula import parse_formula, variables
 from sustain.options import IntervalKind
 from sustain.presentation.labels import LabelSource, load_labels
 from sustain.presentation.language import Language, check_language
@@ -62,71 +57,16 @@ class Band:
 
 
 def inverse_link(eta: FloatArray, link: str | None) -> FloatArray:
-    """Map a linear predictor to the response scale.
+    """Map a linear predictor to the response scale (``None`` or ``""``: identity).
 
     Examples
     --------
     >>> inverse_link(np.array([0.0]), "logit"), inverse_link(np.array([0.0]), "cloglog").round(4)
     (array([0.5]), array([0.6321]))
     """
-    if link in (None, "", "identity"):
-        return eta
-    if link == "logit":
-        return np.asarray(1.0 / (1.0 + np.exp(-eta)))
-    if link == "cloglog":
-        return np.asarray(-np.expm1(-np.exp(eta)))
-    if link == "log":
-        return np.asarray(np.exp(eta))
-    raise SpecError(f"prediction_plot: unknown link {link!r}")
+    from sustain.inference.contrasts import inverse_link as link_inverse
 
-
-def delta_band(
-    X: FloatArray, beta: FloatArray, cov: FloatArray, alpha: float, link: str | None
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Prediction and Wald interval on the linear-predictor scale, then inverse link.
-
-    ``X`` has shape (m, k), ``beta`` (k,), ``cov`` (k, k).
-
-    Examples
-    --------
-    >>> fit, lo, hi = delta_band(np.array([[1.0, 0.5]]), np.array([1.0, 2.0]),
-    ...                          np.diag([0.04, 0.16]), 0.05, None)
-    >>> round(float(fit[0]), 3), round(float(hi[0] - fit[0]), 3)
-    (2.0, 0.554)
-    """
-    eta = X @ beta
-    se = np.sqrt(np.einsum("ij,jk,ik->i", X, cov, X))
-    z = float(sps.norm.ppf(1 - alpha / 2))
-    return (
-        inverse_link(eta, link),
-        inverse_link(eta - z * se, link),
-        inverse_link(eta + z * se, link),
-    )
-
-
-def posterior_band(
-    X: FloatArray, draws: FloatArray, alpha: float, kind: IntervalKind, link: str | None
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Posterior mean and credible interval of the prediction at each row of ``X``.
-
-    ``X`` has shape (m, k); ``draws`` (s, k) are posterior draws of the coefficients.
-
-    Examples
-    --------
-    >>> draws = np.random.default_rng(0).normal([1.0, 2.0], 0.1, size=(4000, 2))
-    >>> fit, lo, hi = posterior_band(np.array([[1.0, 0.0]]), draws, 0.05, "eti", None)
-    >>> round(float(fit[0]), 1), round(float(hi[0] - lo[0]), 1)
-    (1.0, 0.4)
-    """
-    pred = inverse_link(X @ draws.T, link)
-    if kind == "hdi":
-        import arviz as az
-
-        bounds = np.array([az.hdi(row, prob=1 - alpha) for row in pred])
-        lower, upper = bounds[:, 0], bounds[:, 1]
-    else:
-        lower, upper = np.quantile(pred, [alpha / 2, 1 - alpha / 2], axis=1)
-    return pred.mean(axis=1), lower, upper
+    return link_inverse(np.asarray(eta, dtype=np.float64), link or "identity")
 
 
 def grid_frame(
@@ -163,41 +103,6 @@ def _columns(data: pd.DataFrame) -> pd.DataFrame:
     return data.reset_index(level=names) if names else data
 
 
-def _reference_means(result: Any, terms: Sequence[str]) -> dict[str, float]:
-    """Sample means of model columns outside the user's formula (hazard duration terms)."""
-    if not terms:
-        return {}
-    exog = getattr(getattr(getattr(result, "raw", None), "model", None), "exog", None)
-    if exog is None or np.ndim(exog) != 2 or np.shape(exog)[1] != len(result.params):
-        return {t: 0.0 for t in terms}
-    means = pd.Series(np.asarray(exog, float).mean(axis=0), index=result.params.index)
-    return {t: float(means[t]) for t in terms}
-
-
-def _design_rows(
-    result: Any, data: pd.DataFrame, x: str, points: int, at: Mapping[str, Any]
-) -> tuple[FloatArray, pd.DataFrame, pd.DataFrame, pd.Series | None]:
-    """Grid of ``x``, its design aligned to the coefficients, the data design and response."""
-    parsed = parse_formula(result.info.formula, require_lhs=False)
-    if x not in variables(parsed.fixed):
-        raise SpecError(f"prediction_plot: {x!r} is not a variable of {result.info.formula!r}")
-    d = design(data, parsed.fixed_formula, intercept="Intercept" in result.params.index)
-    grid = grid_frame(data.loc[d.rows], sorted(variables(parsed.fixed)), x, points, at)
-    X = design_for(d.spec, grid)
-    X.index = grid.index
-    coefs = [t for t in result.params.index if t in X.columns]
-    # Bayesian scale and group-level parameters are not coefficients; frequentist extras are
-    # the hazard's duration terms
-    extra = (
-        []
-        if result.inference == "bayesian"
-        else [t for t in result.params.index if t not in X.columns]
-    )
-    for term, value in _reference_means(result, extra).items():
-        X[term] = value
-    return grid[x].to_numpy(float), X[coefs + extra], d.X[coefs], d.y
-
-
 def predict_band(
     result: Any,
     data: pd.DataFrame,
@@ -207,7 +112,7 @@ def predict_band(
     alpha: float = 0.05,
     interval: IntervalKind = "eti",
 ) -> Band:
-    """Predicted curve of one result over ``x`` with its interval (see the module notes).
+    """Predicted curve of one result over ``x`` with its interval, by :func:`sustain.predict`.
 
     Examples
     --------
@@ -220,27 +125,24 @@ def predict_band(
     >>> band.x.tolist(), band.fit.round(2).tolist()
     ([0.1, 1.0], [1.2, 3.0])
     """
-    xs, Xg, Xd, y = _design_rows(result, _columns(data), x, points, dict(at or {}))
-    info, terms = result.info, list(Xg.columns)
-    centred = "Intercept" not in result.params.index and result.inference != "bayesian"
-    X = Xg.to_numpy(float)
-    if centred:
-        X = X - np.r_[Xd.mean().to_numpy(float), np.zeros(len(terms) - Xd.shape[1])]
+    from sustain.inference import predict
+
+    frame = _columns(data)
+    parsed = parse_formula(result.info.formula, require_lhs=False)
+    used = sorted(variables(parsed.fixed) & set(map(str, frame.columns)))
+    if x not in used:
+        raise SpecError(f"prediction_plot: {x!r} is not a variable of {result.info.formula!r}")
+    grid = grid_frame(frame.dropna(subset=used), used, x, points, dict(at or {}))
+    options: dict[str, Any] = {"alpha": alpha, "data": data}
     if result.inference == "bayesian":
-        missing = [t for t in terms if t not in result.idata.posterior]
-        if missing:
-            raise SpecError(f"prediction_plot: no posterior draws for {missing}")
-        draws = np.column_stack([result.draws(t) for t in terms])
-        fit, lo, hi = posterior_band(X, draws, alpha, interval, info.link)
-    else:
-        beta = result.params[terms].to_numpy(float)
-        cov = result.cov.loc[terms, terms].to_numpy(float)
-        link = "log" if info.estimator == "cox" else info.link
-        fit, lo, hi = delta_band(X, beta, cov, alpha, link)
-    if centred and info.estimator != "cox" and y is not None:
-        shift = float(np.mean(y))  # absorbed effects: centre on the mean outcome
-        fit, lo, hi = fit + shift, lo + shift, hi + shift
-    return Band(xs, np.asarray(fit), np.asarray(lo), np.asarray(hi))
+        options.update(groups="none", credible=interval)
+    pred = predict(result, grid, **options)
+    return Band(
+        grid[x].to_numpy(float),
+        pred["estimate"].to_numpy(float),
+        pred["lower"].to_numpy(float),
+        pred["upper"].to_numpy(float),
+    )
 
 
 def prediction_scale(result: Any) -> str:

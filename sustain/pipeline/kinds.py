@@ -116,11 +116,15 @@ _BAYES_CHOICES: dict[str, Any] = {
     "collapse": bool | Literal["auto"],
 }
 
+# a model may ask for wild bootstrap tests of its coefficients (sustain.pipeline.inference)
+_WILD_OWN: dict[str, Any] = {"wild_bootstrap": dict[str, Any]}
+
 MODEL_KINDS: dict[str, Kind] = {
     "fe": Kind(
         "fe",
         ("sustain.models.panel:fit_fe",),
         frozenset({"data"}),
+        own=_WILD_OWN,
         required=("formula",),
         columns=("effects", "cluster", "weights"),
         formulas=("formula",),
@@ -129,6 +133,7 @@ MODEL_KINDS: dict[str, Kind] = {
         "hazard",
         ("sustain.models.survival:fit_hazard",),
         frozenset({"panel"}),
+        own=_WILD_OWN,
         required=("formula",),
         columns=("duration", "cluster", "entity", "time"),
         formulas=("formula",),
@@ -170,7 +175,8 @@ TABLE_KINDS: dict[str, Kind] = {
     "regression": Kind(
         "regression",
         ("sustain.tables.regression:regression_table",),
-        frozenset({"results", "format", "path"}),
+        # the pipeline passes the models' wild bootstraps and, for Bayesian margins, the data
+        frozenset({"results", "format", "path", "bootstrap", "data"}),
         own={**_TABLE_OWN, "models": list[str]},
         required=("models",),
         data="none",
@@ -197,6 +203,19 @@ TABLE_KINDS: dict[str, Kind] = {
         own={"formats": list[Literal["csv", "markdown"]]},
         required=("columns",),
         columns=("columns", "by", "time"),
+    ),
+    "margins": Kind(
+        "margins",
+        ("sustain.inference.margins:margins",),
+        frozenset({"result", "data"}),
+        # margins' own kind= is spelled effect= here (kind names the table's kind)
+        own={
+            "model": str,
+            "formats": list[Literal["csv", "markdown"]],
+            "effect": Literal["average", "at_means"],
+        },
+        required=("model",),
+        columns=("by",),
     ),
     "hausman": Kind(
         "hausman",

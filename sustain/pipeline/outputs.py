@@ -147,18 +147,35 @@ def _diagnostic_plots(
 
 
 def write_table(
-    results: ResultsDir, entry: Entry, fits: Mapping[str, Any], panel: pd.DataFrame
+    results: ResultsDir,
+    entry: Entry,
+    fits: Mapping[str, Any],
+    panel: pd.DataFrame,
+    bootstraps: Mapping[str, Sequence[Any]] | None = None,
 ) -> list[Path]:
-    """Write one table entry in each of its formats; return the paths."""
+    """Write one table entry in each of its formats; return the paths.
+
+    ``bootstraps`` holds the models' wild bootstrap results (tables with
+    ``inference = "wild"``).
+    """
     options = dict(entry.options)
     if entry.kind == "hausman":
         return _hausman(results, entry.name, fits[options["fe"]], fits[options["re"]])
+    if entry.kind == "margins":
+        from sustain.pipeline.inference import write_margins
+
+        return write_margins(results, entry, fits, panel)
     default = DEFAULT_TREND_FORMATS if entry.kind == "trend" else DEFAULT_TABLE_FORMATS
     formats = options.pop("formats", default)
     kind = TABLE_KINDS[entry.kind]
     (func,) = kind.functions()
     if entry.kind == "regression":
-        first: Any = [fits[m] for m in options.pop("models")]
+        models = options.pop("models")
+        first: Any = [fits[m] for m in models]
+        if options.get("inference") == "wild":
+            options["bootstrap"] = [b for m in models for b in (bootstraps or {}).get(m, [])]
+        if options.get("margins"):
+            options["data"] = panel  # Bayesian models' margins rebuild their data
     else:
         first = panel
     written = []

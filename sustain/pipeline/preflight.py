@@ -171,6 +171,7 @@ def check_spec(spec: Spec, panel: pd.DataFrame, frames: Mapping[str, pd.DataFram
         problems += model_problems(entry, frames[entry.name])
     for entry in spec.tables:
         problems += column_problems(entry, TABLE_KINDS[entry.kind], panel, "tables")
+        problems += _wild_table_problems(entry, spec)
     for entry in spec.figures:
         problems += column_problems(entry, FIGURE_KINDS[entry.kind], panel, "figures")
     if problems:
@@ -178,6 +179,19 @@ def check_spec(spec: Spec, panel: pd.DataFrame, frames: Mapping[str, pd.DataFram
         raise SpecError(
             f"the spec cannot be run on these data ({len(problems)} problems):\n{lines}"
         )
+
+
+def _wild_table_problems(entry: Entry, spec: Spec) -> list[str]:
+    """A table with ``inference = "wild"`` needs models that ask for a wild bootstrap."""
+    if entry.kind != "regression" or entry.options.get("inference") != "wild":
+        return []
+    asked = {m.name for m in spec.models if m.options.get("wild_bootstrap")}
+    if any(m in asked for m in entry.options.get("models", [])):
+        return []
+    return [
+        f'tables.{entry.name}: inference = "wild" needs a model with wild_bootstrap = '
+        "{ terms = [...] } among its models"
+    ]
 
 
 def column_problems(entry: Entry, kind: Kind, frame: pd.DataFrame, section: str) -> list[str]:
@@ -230,7 +244,9 @@ def model_problems(entry: Entry, frame: pd.DataFrame) -> list[str]:
         problems += design_problems(entry, key, formula, frame)
     if entry.kind == "fe" and not problems:
         problems += _fe_option_problems(entry, frame)
-    return problems
+    from sustain.pipeline.inference import wild_problems
+
+    return problems + wild_problems(entry, frame)
 
 
 def design_problems(entry: Entry, key: str, formula: str, frame: pd.DataFrame) -> list[str]:

@@ -175,7 +175,8 @@ def _run_into(
         check_spec(spec, panel, frames)
     written: list[Path] = []
     fits, diag_ok = _fit_all(spec, frames, folder, written, progress)
-    written += _write_outputs(spec, folder, fits, panel, progress)
+    boots = _bootstrap_all(spec, fits, folder, written, progress)
+    written += _write_outputs(spec, folder, fits, panel, progress, boots)
     check_written(written)
     outputs = folder.hashes(written)  # the staging folder: only this run writes there
     manifest = mf.build_manifest(
@@ -183,7 +184,7 @@ def _run_into(
         spec=spec.raw,
         spec_sha256=spec.sha256,
         inputs=mf.file_entries(inputs),
-        seeds={"seed": spec.seed, "models": spec.model_seeds()},
+        seeds={"seed": spec.seed, "models": spec.model_seeds(), **_wild_seeds(spec)},
         outputs=outputs,
         project=spec.base,
         extra={"data": data_facts(data), "panel": panel_facts(panel), "diagnostics_ok": diag_ok},
@@ -192,18 +193,49 @@ def _run_into(
     return outputs, manifest, fits, diag_ok
 
 
+def _bootstrap_all(
+    spec: Spec,
+    fits: Mapping[str, Any],
+    folder: ResultsDir,
+    written: list[Path],
+    progress: Progress,
+) -> dict[str, list[Any]]:
+    """The wild bootstraps the models ask for, written to ``models/<name>_wild.csv``."""
+    from sustain.pipeline.inference import run_wild, write_wild
+
+    boots: dict[str, list[Any]] = {}
+    for entry in spec.models:
+        if entry.options.get("wild_bootstrap"):
+            with progress.step(f"wild bootstrap of {entry.name}"):
+                boots[entry.name] = run_wild(entry, fits[entry.name], spec.seed)
+                written += write_wild(folder, entry.name, boots[entry.name])
+    return boots
+
+
+def _wild_seeds(spec: Spec) -> dict[str, Any]:
+    from sustain.pipeline.inference import wild_seed
+
+    seeds = {
+        m.name: wild_seed(spec.seed, m.name, m.options["wild_bootstrap"])
+        for m in spec.models
+        if m.options.get("wild_bootstrap")
+    }
+    return {"wild_bootstrap": seeds} if seeds else {}
+
+
 def _write_outputs(
     spec: Spec,
     folder: ResultsDir,
     fits: Mapping[str, Any],
     panel: pd.DataFrame,
     progress: Progress,
+    boots: Mapping[str, list[Any]] | None = None,
 ) -> list[Path]:
     written: list[Path] = []
     with warnings_once():
         for entry in spec.tables:
             with progress.step(f"table {entry.name} ({entry.kind})"):
-                written += write_table(folder, entry, fits, panel)
+                written += write_table(folder, entry, fits, panel, boots)
         for entry in spec.figures:
             with progress.step(f"figure {entry.name} ({entry.kind})"):
                 written += write_figure(folder, entry, fits, panel)

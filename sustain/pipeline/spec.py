@@ -109,7 +109,7 @@ class Entry:
     def refs(self) -> tuple[str, ...]:
         """Names of the models this entry uses (tables and figures)."""
         names = list(self.options.get("models", []))
-        names += [self.options[k] for k in ("fe", "re") if k in self.options]
+        names += [self.options[k] for k in ("fe", "re", "model") if k in self.options]
         return tuple(names)
 
 
@@ -439,6 +439,10 @@ def _entry(item: Any, where: str, kinds: Mapping[str, Kind]) -> Entry:
     kind = kinds[kind_name]
     check_options(item, kind.schema(), where)
     check_bounds({k: v for k, v in item.items() if k not in ("name", "kind")}, where)
+    if "wild_bootstrap" in item:
+        from sustain.pipeline.inference import check_wild_options
+
+        check_wild_options(item["wild_bootstrap"], where)
     missing = [k for k in kind.required if k not in item]
     if missing:
         raise SpecError(f"{where} needs {', '.join(map(repr, missing))}")

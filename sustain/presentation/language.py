@@ -75,6 +75,9 @@ FIXED_ZH: dict[str, str] = {
     "Min bulk ESS": "最小有效样本量（bulk）",
     "Min tail ESS": "最小有效样本量（tail）",
     "Divergences": "发散转移数",
+    # marginal effects (column headers)
+    "AME": "平均边际效应",
+    "MEM": "均值处边际效应",
     # blocks and special terms
     "Funding": "资金结构",
     "Contract type": "采购方式",

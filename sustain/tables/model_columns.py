@@ -25,7 +25,7 @@ from sustain.options import IntervalKind
 from sustain.presentation.terms import duration_form, exp_name, is_variance_term
 from sustain.tables.table import Cell
 
-Statistic = Literal["se", "t", "ci"]
+Statistic = Literal["se", "t", "ci", "p"]
 
 # Convergence thresholds of Vehtari et al. (2021), the ones sustain.diagnose uses by default.
 
@@ -36,8 +36,8 @@ class ColumnOptions:
 
     Attributes
     ----------
-    statistic : {"se", "t", "ci"}
-        What frequentist columns show beneath the estimate.
+    statistic : {"se", "t", "ci", "p"}
+        What frequentist columns show beneath the estimate (``p``: the p-value).
     stars : tuple of float
         P-value thresholds, largest first; one star per threshold the p-value is below.
     alpha : float
@@ -140,6 +140,19 @@ def format_number(value: float, digits: int) -> str:
     return "0." + "0" * digits if text == "-0." + "0" * digits else text
 
 
+def format_pvalue(p: float) -> str:
+    """``[p]`` with three decimals, ``[<0.001]`` below; empty when there is no p-value.
+
+    Examples
+    --------
+    >>> format_pvalue(0.0312), format_pvalue(1e-9), format_pvalue(float("nan"))
+    ('[0.031]', '[<0.001]', '')
+    """
+    if p is None or not np.isfinite(p):
+        return ""
+    return "[<0.001]" if p < 0.0005 else f"[{p:.3f}]"
+
+
 def format_interval(low: float, high: float, digits: int) -> str:
     """``[low, high]`` with :func:`format_number`.
 
@@ -174,6 +187,8 @@ def frequentist_cells(
         estimate = Cell(format_number(float(row.estimate), d), stars)
         if options.statistic == "t":
             detail = f"({format_number(float(row.statistic), 2)})"
+        elif options.statistic == "p":
+            detail = format_pvalue(float(row.p_value))
         elif options.statistic == "ci" or exponentiated:
             detail = format_interval(float(row.conf_low), float(row.conf_high), d)
         else:

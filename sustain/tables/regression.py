@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
+
+import pandas as pd
 
 from sustain._typing import PathLikeStr
 from sustain.diagnostics.headline import ESS_BULK_MIN, RHAT_MAX, RULE_TEXT
@@ -28,6 +30,14 @@ from sustain.options import IntervalKind, TableFormat
 from sustain.presentation.labels import LabelSource, load_labels, term_label
 from sustain.presentation.language import Language, check_language
 from sustain.presentation.terms import exp_name
+from sustain.tables.inference_columns import (
+    MARGIN_SCALES,
+    inference_notes,
+    margin_options,
+    margins_column,
+    match_bootstraps,
+    wild_column,
+)
 from sustain.tables.layout import (
     DEFAULT_STATS,
     LayoutOptions,
@@ -40,8 +50,11 @@ from sustain.tables.output import RenderOptions, check_format, render
 from sustain.tables.table import Table
 from sustain.tables.translate import translate_table
 
-_STATISTICS = ("se", "t", "ci")
+_STATISTICS = ("se", "t", "ci", "p")
+_INFERENCE = ("sandwich", "wild")
 _INTERVALS = ("eti", "hdi")
+# what estimate rows hold when nothing is exponentiated: coefficients, posterior means, effects
+_PLAIN_SCALES = {"Coef.", "Mean", *MARGIN_SCALES.values()}
 
 
 def _check_results(results: Any) -> list[Any]:
@@ -55,6 +68,26 @@ def _check_results(results: Any) -> list[Any]:
                 f"{type(item).__name__} (tables never refit: pass the result of a fit_* call)"
             )
     return items
+
+
+def _check_inference(
+    inference: str, bootstrap: Sequence[Any], margins: Any, results: Sequence[Any]
+) -> list[Any]:
+    """The bootstrap results to use (none unless ``inference="wild"``)."""
+    if inference not in _INFERENCE:
+        raise SpecError(f"inference={inference!r} is not one of 'sandwich', 'wild'")
+    boots = list(bootstrap or [])
+    if inference == "sandwich":
+        if boots:
+            raise SpecError("bootstrap= results are shown with inference='wild'")
+        return []
+    if margins is not None:
+        raise SpecError(
+            "inference='wild' tests coefficients; it cannot be combined with margins=True"
+        )
+    if not boots:
+        raise SpecError("inference='wild' needs bootstrap= (the wild_bootstrap results)")
+    return boots
 
 
 def _exponentiate_flags(results: Sequence[Any], exponentiate: bool | Sequence[bool]) -> list[bool]:
@@ -88,7 +121,7 @@ def column_options(
     (0.1, 0.05)
     """
     if statistic not in _STATISTICS:
-        raise SpecError(f"statistic={statistic!r} is not one of 'se', 't', 'ci'")
+        raise SpecError(f"statistic={statistic!r} is not one of 'se', 't', 'ci', 'p'")
     if interval not in _INTERVALS:
         raise SpecError(f"interval={interval!r} is not one of 'eti', 'hdi'")
     thresholds = tuple(sorted((float(s) for s in stars), reverse=True))
@@ -133,13 +166,14 @@ def table_notes(
     if frequentist:
         z = {c.z_statistic for c in frequentist}
         stat = "z" if z == {True} else "t" if z == {False} else "t/z"
-        ratio = any(c.scale not in ("Coef.", "Mean") for c in frequentist)
+        ratio = any(c.scale not in _PLAIN_SCALES for c in frequentist)
         notes.append(
             {
                 "se": "Standard errors in parentheses"
                 + (f" ({pct} confidence intervals in brackets for ratios)" if ratio else ""),
                 "t": f"{stat} statistics in parentheses",
                 "ci": f"{pct} confidence intervals in brackets",
+                "p": "p-values in brackets",
             }[options.statistic]
             + "."
         )
@@ -152,7 +186,7 @@ def table_notes(
             f"Bayesian models: posterior means with {pct} {kind} credible intervals in "
             "brackets; no significance stars."
         )
-    scales = sorted({c.scale for c in columns} - {"Coef.", "Mean"})
+    scales = sorted({c.scale for c in columns} - _PLAIN_SCALES)
     if scales:
         names = {"HR": "hazard ratio", "OR": "odds ratio"}
         spelled = "; ".join(f"{s}: {names.get(s, 'exponentiated coefficient')}" for s in scales)
@@ -183,12 +217,13 @@ def _notes_zh(
                 se = "稳健标准误"
             elif cov_type == "driscoll_kraay":
                 se = "Driscoll-Kraay 标准误"
-        ratio = any(c.scale not in ("Coef.", "Mean") for c in frequentist)
+        ratio = any(c.scale not in _PLAIN_SCALES for c in frequentist)
         notes.append(
             {
                 "se": f"括号内为{se}" + (f"（比值的方括号内为 {pct} 置信区间）" if ratio else ""),
                 "t": f"括号内为 {stat} 统计量",
                 "ci": f"方括号内为 {pct} 置信区间",
+                "p": "方括号内为 p 值",
             }[options.statistic]
             + "。"
         )
@@ -198,7 +233,7 @@ def _notes_zh(
     if any(c.inference == "bayesian" for c in columns):
         kind = "等尾" if options.interval == "eti" else "最高密度"
         notes.append(f"贝叶斯模型报告后验均值，方括号内为 {pct} {kind}可信区间，不标注显著性星号。")
-    scales = sorted({c.scale for c in columns} - {"Coef.", "Mean"})
+    scales = sorted({c.scale for c in columns} - _PLAIN_SCALES)
     if scales:
         names = {"HR": "风险比", "OR": "优势比"}
         spelled = "；".join(f"{s}：{names.get(s, '指数化系数')}" for s in scales)
@@ -278,6 +313,10 @@ def regression_table(
     environment: str | None = "table",
     standalone: bool = False,
     language: Language = "en",
+    margins: bool | Mapping[str, Any] = False,
+    inference: Literal["sandwich", "wild"] = "sandwich",
+    bootstrap: Sequence[Any] = (),
+    data: pd.DataFrame | None = None,
 ) -> str:
     """Several fitted models side by side in one publication table.
 
@@ -300,8 +339,9 @@ def regression_table(
         a mapping ``{title: [variables or term patterns]}`` defines your own.
     model_names : sequence of str, optional
         Column titles (default: each model's ``info.model``).
-    statistic : {"se", "t", "ci"}
-        Beneath frequentist estimates: standard error, t/z statistic or confidence interval.
+    statistic : {"se", "t", "ci", "p"}
+        Beneath frequentist estimates: standard error, t/z statistic, confidence interval or
+        p-value.
     stars : sequence of float
         P-value thresholds for ``*``, ``**``, ``***``; ``()`` for none. Never on Bayesian
         columns.
@@ -330,6 +370,20 @@ def regression_table(
         Language of the fixed text (观测值, 机构固定效应, notes such as
         括号内为以机构聚类的稳健标准误) and of the default variable labels. HTML carries the
         matching ``lang``; Word sets the East Asian font.
+    margins : bool or mapping
+        Show marginal effects (:func:`sustain.margins`: average marginal effects on the
+        probability scale for hazards, the response scale for linear fits, posterior effects
+        for Bayesian fits) instead of coefficients; a mapping passes options to
+        ``margins`` (``variables``, ``kind``, ``at``, ``groups``, ``random_seed``).
+    inference : {"sandwich", "wild"}
+        ``"wild"``: stars, p-values (``statistic="p"``) and intervals (``statistic="ci"``)
+        of the terms in ``bootstrap`` come from the wild cluster bootstrap; other terms carry
+        no stars. A note says which.
+    bootstrap : sequence of WildBootstrapResult
+        :func:`sustain.wild_bootstrap` results of the table's models (matched to them by
+        model and term).
+    data : DataFrame, optional
+        The data the Bayesian models were fitted on (their margins need them).
 
     Returns
     -------
@@ -381,10 +435,23 @@ def regression_table(
         labels, rename, order, keep, drop, blocks, model_names, stats, len(items), language
     )
     flags = _exponentiate_flags(items, exponentiate)
-    columns = [build_column(r, col_opts, f) for r, f in zip(items, flags, strict=True)]
+    settings = margin_options(margins)
+    boots = _check_inference(inference, bootstrap, settings, items)
+    if settings is not None:
+        columns = [margins_column(r, col_opts, settings, data) for r in items]
+    else:
+        columns = [build_column(r, col_opts, f) for r, f in zip(items, flags, strict=True)]
+    if inference == "wild":
+        matched = match_bootstraps(items, boots)
+        columns = [
+            wild_column(r, c, b, col_opts) if b else c
+            for r, c, b in zip(items, columns, matched, strict=True)
+        ]
     _warn_failures(columns)
     extra = [notes] if isinstance(notes, str) else list(notes or [])
     auto = table_notes(columns, col_opts, language, lay_opts.labels) if default_notes else []
+    if default_notes:
+        auto += inference_notes(settings, columns, boots, language, lay_opts.labels)
     table = Table(
         header=header_rows(columns, lay_opts),
         sections=(*coefficient_sections(columns, lay_opts), stat_section(columns, lay_opts)),

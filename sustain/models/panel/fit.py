@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sustain.errors import DataError, SpecError
+from sustain.inference.design import ModelFrame, model_frame
 from sustain.models.panel import absorb as fe_fast
 from sustain.models.panel import covariance as fe_covariance
 from sustain.models.panel.backend import BackendFit, LinearmodelsSpec
@@ -268,6 +269,8 @@ def fit_fe(
         out.n_absorbed,
         None if theta is None else theta.iloc[:, 0],
     )
+    if pieces is not None:  # what margins and predictions need (sustain.inference.design)
+        pieces = dataclasses.replace(pieces, frame=_model_frame(data, formula, prepared, out))
     return FEResults(
         params_=out.params,
         cov=out.cov,
@@ -276,6 +279,14 @@ def fit_fe(
         pieces=pieces,
         backend="sustain" if fast_path else "linearmodels",
     )
+
+
+def _model_frame(data: pd.DataFrame, formula: str, p: Prepared, out: BackendFit) -> ModelFrame:
+    """The formula's variables on the fitted rows (never the whole frame)."""
+    rows = data.index.get_indexer(p.y.index) if not data.index.equals(p.y.index) else None
+    fitted = data if rows is None else data.iloc[rows]
+    names = [str(n) for n in out.params.index]
+    return model_frame(fitted, formula, names, spec=p.spec, outcome=p.y.to_numpy())
 
 
 def _few_clusters(p: Prepared, options: Options) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from sustain._typing import FloatArray, IntArray
 from sustain.errors import FitError, SpecError
+from sustain.inference.design import ModelFrame
 from sustain.models.panel import absorb as fe_fast
 from sustain.models.panel import covariance as fe_covariance
 from sustain.models.panel.prepare import Options, Prepared, effect_codes
@@ -51,6 +52,11 @@ class RegressionPieces:
         the index levels and every non-float column of the data (districts, tiers, ...).
     time : ndarray of int
         Period of each row (Driscoll-Kraay).
+    weighted : bool
+        Whether the rows carry the square roots of observation weights.
+    frame : ModelFrame or None
+        The formula's variables on the fitted rows (margins and predictions; see
+        :mod:`sustain.inference.design`).
 
     Examples
     --------
@@ -69,6 +75,8 @@ class RegressionPieces:
     groups: Mapping[str, IntArray] = field(default_factory=dict)
     time: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     entity: str = "agency_id"
+    weighted: bool = False
+    frame: ModelFrame | None = None
 
     @property
     def nobs(self) -> int:
@@ -143,6 +151,7 @@ def build_pieces(
         groups=groups,
         time=np.asarray(time, dtype=np.int64),
         entity=p.entity,
+        weighted=weighted,
     )
 
 
@@ -277,9 +286,7 @@ def covariance_from_pieces(
         }.get(pieces.estimator, "it is not a kept variable")
         raise SpecError(f"cannot cluster on {missing[0]!r}: {why} (clusters available: {kept})")
     codes = np.column_stack([pieces.groups[c] for c in clusters])
-    extra_df = pieces.absorbed_df
-    if len(pieces.absorbed) == 1 and _nested(next(iter(pieces.absorbed.values())), codes):
-        extra_df = 0  # linearmodels' auto_df: a single effect nested in the clusters
+    extra_df = clustered_absorbed_df(pieces, codes)
     return fe_covariance.clustered(
         X,
         e,
@@ -289,12 +296,37 @@ def covariance_from_pieces(
     )
 
 
-def _nested(effect: IntArray, clusters: IntArray) -> bool:
-    """Whether every level of the effect lies inside one group of every cluster variable."""
+def clustered_absorbed_df(pieces: RegressionPieces, codes: IntArray) -> int:
+    """Absorbed degrees of freedom that a clustered covariance subtracts (linearmodels'
+    ``auto_df``: none when a single absorbed effect is nested in the clusters).
+
+    ``codes`` holds the cluster codes, shape ``(n,)`` or ``(n, m)``.
+    """
+    codes = codes if codes.ndim == 2 else codes[:, None]
+    if len(pieces.absorbed) == 1 and nested_in(next(iter(pieces.absorbed.values())), codes):
+        return 0
+    return pieces.absorbed_df
+
+
+def nested_in(effect: IntArray, clusters: IntArray) -> bool:
+    """Whether every level of the effect lies inside one group of every cluster variable.
+
+    ``clusters`` has shape ``(n,)`` or ``(n, m)``.
+
+    Examples
+    --------
+    >>> nested_in(np.array([0, 0, 1, 2]), np.array([0, 0, 0, 1]))
+    True
+    >>> nested_in(np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1]))
+    False
+    """
+    clusters = clusters if clusters.ndim == 2 else clusters[:, None]
     n_levels = int(effect.max()) + 1
     for column in clusters.T:
-        pairs = pd.unique(effect * (int(column.max()) + 1) + column)
-        if len(pairs) != n_levels:
+        # the cluster of each level's first row (reversed assignment: the first write wins)
+        first = np.empty(n_levels, dtype=column.dtype)
+        first[effect[::-1]] = column[::-1]
+        if not np.array_equal(first[effect], column):
             return False
     return True
 
@@ -304,4 +336,11 @@ def cluster_counts(pieces: RegressionPieces, clusters: tuple[str, ...]) -> dict[
     return {c: int(pieces.groups[c].max()) + 1 for c in clusters}
 
 
-__all__ = ["RegressionPieces", "build_pieces", "cluster_counts", "covariance_from_pieces"]
+__all__ = [
+    "RegressionPieces",
+    "build_pieces",
+    "cluster_counts",
+    "clustered_absorbed_df",
+    "covariance_from_pieces",
+    "nested_in",
+]

@@ -12,6 +12,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,9 @@ class Prepared:
         Observation weights.
     entity, time : str
         Index level names.
+    spec : object
+        formulaic model spec of the design (with its intercept), to encode new values the way
+        the fit did (margins and predictions).
     """
 
     y: pd.Series
@@ -81,6 +85,7 @@ class Prepared:
     weights: FloatArray | None
     entity: str
     time: str
+    spec: Any = None
 
 
 def resolve_options(
@@ -283,7 +288,7 @@ def prepare(
     columns = [c for c in d.X.columns if keep_intercept or c != "Intercept"]
     X = pd.DataFrame(d.X[columns].to_numpy(dtype=float), index=frame.index, columns=columns)
     w = frame[weights].to_numpy(dtype=float) if weights else None
-    return Prepared(y=y, X=X, codes=codes, weights=w, entity=entity, time=time)
+    return Prepared(y=y, X=X, codes=codes, weights=w, entity=entity, time=time, spec=d.spec)
 
 
 def _variable_codes(frame: pd.DataFrame, name: str) -> fe_fast.Effect:

@@ -18,7 +18,9 @@ import pandas as pd
 
 from sustain.errors import SpecError
 from sustain.formula import check_columns, design, parse_formula
+from sustain.inference.design import model_frame
 from sustain.models.survival import partial as cox_partial
+from sustain.models.survival.baseline import CoxPieces, baseline_pieces
 from sustain.models.survival.spells import as_columns, check_full_rank, data_error, event_indicator
 from sustain.options import Ties, check_choice
 from sustain.results import FrequentistResults, ModelInfo
@@ -173,6 +175,13 @@ def fit_cox(
     notes = dropped + problems
     info = _info(formula, event, rows, X, fit, is_event, cluster, notes)
     names = list(X.columns)
+    pieces = CoxPieces(
+        fit=fit,
+        means=X.to_numpy(dtype=float).mean(axis=0),
+        baseline=baseline_pieces(rs, Xc, fit, stop_values, stratum, tie_method),
+        strata=_strata_codes(rows, strata_cols, stratum),
+        frame=model_frame(rows, rhs, names, spec=d.spec),
+    )
     return CoxResults(
         params_=pd.Series(fit.beta, index=names),
         cov=pd.DataFrame(cov, index=names, columns=names),
@@ -180,7 +189,7 @@ def fit_cox(
         naive_cov=pd.DataFrame(fit.cov, index=names, columns=names),
         ties=tie_method,
         strata=tuple(strata_cols),
-        pieces=fit,
+        pieces=pieces,
     )
 
 
@@ -227,6 +236,16 @@ def _codes(rows: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     if not columns:
         return np.zeros(len(rows), dtype=np.int64)
     return rows.groupby(list(columns), sort=True).ngroup().to_numpy(dtype=np.int64)
+
+
+def _strata_codes(
+    rows: pd.DataFrame, columns: Sequence[str], codes: np.ndarray
+) -> dict[tuple[Any, ...], int]:
+    """Stratum code of each combination of the strata columns' values."""
+    if not columns:
+        return {}
+    combos = rows[list(columns)].assign(_code=codes).drop_duplicates()
+    return {tuple(r[: len(columns)]): int(r[-1]) for r in combos.itertuples(index=False, name=None)}
 
 
 def _problems(fit: cox_partial.CoxFit, names: list[str]) -> tuple[str, ...]:

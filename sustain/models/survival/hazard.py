@@ -22,6 +22,7 @@ from sustain._typing import BoolArray, FloatArray, IntArray
 from sustain.errors import FitError, SpecError
 from sustain.formula import check_columns, design, parse_formula
 from sustain.inference.covariance import cluster_covariance
+from sustain.inference.design import ModelFrame, model_frame
 from sustain.models.survival.spells import (
     as_columns,
     at_risk_rows,
@@ -49,6 +50,10 @@ class HazardPieces:
     clusters : mapping of str to ndarray
         Codes of the cluster variable of the fit.
     link : {"cloglog", "logit"}
+    frame : ModelFrame or None
+        The formula's variables (and the duration) on the at-risk rows, with the groupings of
+        those rows (margins, predictions, bootstraps clustered by another variable; see
+        :mod:`sustain.inference.design`).
 
     Examples
     --------
@@ -63,6 +68,7 @@ class HazardPieces:
     scores: FloatArray
     clusters: Mapping[str, IntArray]
     link: str
+    frame: ModelFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -312,6 +318,9 @@ def fit_hazard(
             scores=scores,
             clusters={} if cluster is None or groups is None else {cluster: groups},
             link=link_name,
+            frame=model_frame(
+                rows, formula, d.X.columns, d.spec, y, extra=() if duration is None else (duration,)
+            ),
         ),
         duration_terms=tuple(terms),
         duration_bands=tuple(bands),
