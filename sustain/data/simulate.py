@@ -10,6 +10,7 @@ world itself (districts, street offices, funders, contracts) lives in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,15 @@ DEFAULT_HAZARD: dict[str, float] = {
     "hhi": 1.5,
     "gov_share": 1.5,
     "log_revenue": -0.5,
+}
+#: Reasons of exit given that an agency exits: a multinomial logit against the reference reason
+#: ``closed`` (coefficients on the exit year's measures). Concentrated funding makes merging
+#: less likely and losing every contract more likely than plain closure.
+REFERENCE_REASON = "closed"
+DEFAULT_REASONS: dict[str, dict[str, float]] = {
+    "merged": {"Intercept": 1.5, "hhi": -2.5},
+    "lost_contracts": {"Intercept": -1.5, "hhi": 2.0},
+    "deregistered": {"Intercept": -1.0},
 }
 UNSCORED_SHARE = 0.06  # share of contract-years without an evaluation score
 _NOT_CLOSED = np.iinfo(np.int64).max
@@ -79,6 +89,15 @@ class Truth:
     age_amplitude, age_scale : float
         Liability of newness: the log hazard is raised by ``age_amplitude`` at age 0, decaying
         with e-folding time ``age_scale`` years.
+    reasons : dict of str to dict
+        Exit reasons given an exit (``causes`` empty): ``P(reason = r | exit) =
+        exp(z_r) / sum_s exp(z_s)`` with ``z_r`` the linear predictor of ``reasons[r]`` on the
+        exit year's measures and ``z = 0`` for :data:`REFERENCE_REASON`.
+    causes : dict of str to dict
+        Competing causes of exit (``simulate(cause_coefs=...)``): exit and its cause are drawn
+        together from a multinomial logit, ``P(exit for cause k) = exp(eta_k) / (1 + sum_j
+        exp(eta_j))`` with ``eta_k = causes[k] . x + age effect + w_d + association * u_i``;
+        ``hazard`` is then unused (``link == "mlogit"``).
 
     Examples
     --------
@@ -99,6 +118,8 @@ class Truth:
     sd_district_hazard: float = 0.2
     age_amplitude: float = 0.8
     age_scale: float = 3.0
+    reasons: dict[str, dict[str, float]] = field(default_factory=dict)
+    causes: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def age_effect(self, age: FloatArray | IntArray) -> FloatArray:
         """Duration dependence of the log hazard: ``age_amplitude * exp(-age / age_scale)``.
@@ -129,7 +150,8 @@ class Simulation:
     latent_years : DataFrame
         One row per agency-year at risk (as in the panel), indexed (``agency_id``, ``year``):
         ``latent_quality`` (``q_it``), ``residual`` (``e_it``), ``eta`` (the cloglog linear
-        predictor of exit), ``hazard`` (the exit probability) and ``exit``.
+        predictor of exit; in competing-causes mode one ``eta_<cause>`` per cause), ``hazard``
+        (the exit probability; ``hazard_<cause>`` per cause) and ``exit``.
     seed : int
         The seed the simulation was drawn with.
     clipped_share : float
@@ -173,6 +195,8 @@ def simulate(
     sigma: float = 3.0,
     sd_contract: float = 2.0,
     founded: tuple[int, int] | None = None,
+    reason_coefs: Mapping[str, Mapping[str, float]] | None = None,
+    cause_coefs: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Simulation:
     """Simulate a Guangzhou-like population of social-work agencies with known truth.
 
@@ -198,6 +222,16 @@ def simulate(
     founded : tuple of int, optional
         Range of founding years, by default ``(first_year - 4, first_year + 6)`` capped at
         ``last_year``; agencies founded before ``first_year`` are left-truncated.
+    reason_coefs : mapping of str to mapping, optional
+        Reasons of exit given an exit (see :attr:`Truth.reasons`), replacing
+        :data:`DEFAULT_REASONS`; ``{}`` leaves ``exit_reason`` blank. Reasons are drawn from a
+        random stream of their own, so changing them changes no other column.
+    cause_coefs : mapping of str to mapping, optional
+        Competing causes of exit with known, different effects (see :attr:`Truth.causes`),
+        e.g. ``{"closed": {"Intercept": -3, "hhi": 1.5}, "merged": {"Intercept": -4, "hhi":
+        -1.5}}``: exit and its cause are drawn from the multinomial logit that
+        ``fit_hazard(..., competing="exit_reason", link="logit")`` estimates. Replaces
+        ``hazard_coefs`` and ``reason_coefs``.
 
     Returns
     -------
@@ -224,6 +258,8 @@ def simulate(
               + \\alpha u_i))
 
     with the same year's measures; contracts and revenue after the exit year are removed.
+    The reason of an exit is drawn given the exit (:attr:`Truth.reasons`), or, with
+    ``cause_coefs``, exit and cause come from one multinomial logit (:attr:`Truth.causes`).
 
     Examples
     --------
@@ -237,7 +273,10 @@ def simulate(
     truth = _make_truth(
         quality_coefs, hazard_coefs, sd_agency, sd_district, sigma, sd_contract, association
     )
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
+    truth = _with_reasons(truth, reason_coefs, cause_coefs)
+    # the first five streams are those of the data before exit reasons existed: the sixth,
+    # for the reasons, leaves every other column as it was
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     funders = world.build_funders()
     agencies = world.draw_agencies(rngs[0], n_agencies, first_year, founded)
     ids = _agency_ids(n_agencies)
@@ -249,18 +288,30 @@ def simulate(
     effects = _draw_effects(rngs[3], truth, n_agencies, len(agency))
     covariates = measures.assign(age=year - agencies.founded[agency])
     q = latent_quality(truth, covariates, effects, agencies.district[agency], agency)
-    eta = hazard_eta(truth, covariates, effects, agencies.district[agency], agency)
-    closed = _draw_exit(rngs[4], eta, agency, year, n_agencies)
+    district = agencies.district[agency]
+    if truth.causes:
+        etas = {k: cause_eta(truth, k, covariates, effects, district, agency) for k in truth.causes}
+        closed, reason, hazards = _draw_causes(rngs[4], etas, agency, year, n_agencies)
+        exit_columns = {
+            **{f"eta_{k}": v for k, v in etas.items()},
+            **{f"hazard_{k}": v for k, v in hazards.items()},
+        }
+    else:
+        eta = hazard_eta(truth, covariates, effects, district, agency)
+        closed = _draw_exit(rngs[4], eta, agency, year, n_agencies)
+        exit_year = np.where(closed == _NOT_CLOSED, agencies.entry, closed)
+        exit_row = _grid_position(agencies, last_year, np.arange(n_agencies), exit_year)
+        reason = _draw_reasons(rngs[5], truth, covariates, exit_row, closed)
+        exit_columns = {"eta": eta, "hazard": -np.expm1(-np.exp(eta))}
     position = _grid_position(agencies, last_year, contracts.agency, contracts.year)
     scores, clipped = _draw_scores(rngs[3], truth, q, position)
-    data = _assemble(ids, agencies, contracts, scores, revenue, closed, seed)
+    data = _assemble(ids, agencies, contracts, scores, revenue, (closed, reason), seed)
     at_risk = year <= closed[agency]
     years = pd.DataFrame(
         {
             "latent_quality": q,
             "residual": effects["residual"],
-            "eta": eta,
-            "hazard": -np.expm1(-np.exp(eta)),
+            **exit_columns,
             "exit": (year == closed[agency]).astype(np.int64),
         },
         index=measures.index,
@@ -334,6 +385,35 @@ def hazard_eta(
     )
 
 
+def cause_eta(
+    truth: Truth,
+    cause: str,
+    covariates: pd.DataFrame,
+    effects: Mapping[str, FloatArray],
+    district: IntArray,
+    agency: IntArray,
+) -> FloatArray:
+    """Linear predictor of one competing cause of exit (multinomial logit against staying).
+
+    The cause's own coefficients plus the shared age effect, district effect and association.
+
+    Examples
+    --------
+    >>> t = Truth({"Intercept": 0.0}, {}, 1.0, 1.0, 1.0, age_amplitude=0.0,
+    ...           causes={"merged": {"Intercept": -4.0, "hhi": 2.0}})
+    >>> eff = {"agency": np.zeros(1), "district_hazard": np.zeros(1)}
+    >>> cause_eta(t, "merged", pd.DataFrame({"age": [2], "hhi": [0.5]}), eff,
+    ...           np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    array([-3.])
+    """
+    return (
+        _linear(truth.causes[cause], covariates)
+        + truth.age_effect(covariates["age"].to_numpy())
+        + effects["district_hazard"][district]
+        + truth.association * effects["agency"][agency]
+    )
+
+
 def _linear(coefs: Mapping[str, float], covariates: pd.DataFrame) -> FloatArray:
     out = np.full(len(covariates), float(coefs.get("Intercept", 0.0)))
     for name, beta in coefs.items():
@@ -393,6 +473,85 @@ def _make_truth(
         association=float(association),
         sd_contract=float(sd_contract),
     )
+
+
+def _with_reasons(
+    truth: Truth,
+    reason_coefs: Mapping[str, Mapping[str, float]] | None,
+    cause_coefs: Mapping[str, Mapping[str, float]] | None,
+) -> Truth:
+    if cause_coefs is not None:
+        if not cause_coefs:
+            raise SpecError("cause_coefs needs at least one cause")
+        causes = _cause_table("cause_coefs", cause_coefs, require_intercept=True)
+        return dataclasses.replace(truth, hazard={}, link="mlogit", causes=causes)
+    given = DEFAULT_REASONS if reason_coefs is None else reason_coefs
+    if REFERENCE_REASON in given:
+        raise SpecError(
+            f"reason_coefs: {REFERENCE_REASON!r} is the reference reason (its coefficients are 0)"
+        )
+    return dataclasses.replace(truth, reasons=_cause_table("reason_coefs", given, False))
+
+
+def _cause_table(
+    name: str, given: Mapping[str, Mapping[str, float]], require_intercept: bool
+) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for cause, coefs in given.items():
+        if not isinstance(cause, str) or not cause.strip():
+            raise SpecError(f"{name}: causes must be non-empty names, got {cause!r}")
+        if require_intercept and "Intercept" not in coefs:
+            raise SpecError(f"{name}[{cause!r}] needs an 'Intercept' (the cause's base rate)")
+        table = _coefficients(f"{name}[{cause!r}]", coefs, {"Intercept": 0.0})
+        out[cause] = table
+    return out
+
+
+def _draw_reasons(
+    rng: np.random.Generator,
+    truth: Truth,
+    covariates: pd.DataFrame,
+    exit_row: IntArray,
+    closed: IntArray,
+) -> np.ndarray:
+    """Reason of each agency's exit given the exit (None for agencies that stay)."""
+    n = len(closed)
+    u = rng.random(n)  # one draw per agency, used or not: the stream does not depend on exits
+    reason = np.full(n, None, dtype=object)
+    exited = closed != _NOT_CLOSED
+    if not truth.reasons or not exited.any():
+        return reason
+    rows = covariates.iloc[exit_row[exited]]
+    names = [REFERENCE_REASON, *truth.reasons]
+    z = np.column_stack([np.zeros(len(rows)), *(_linear(c, rows) for c in truth.reasons.values())])
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    cumulative = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+    choice = np.minimum((u[exited, None] > cumulative).sum(axis=1), len(names) - 1)
+    reason[exited] = np.asarray(names, dtype=object)[choice]
+    return reason
+
+
+def _draw_causes(
+    rng: np.random.Generator,
+    etas: Mapping[str, FloatArray],
+    agency: IntArray,
+    year: IntArray,
+    n: int,
+) -> tuple[IntArray, np.ndarray, dict[str, FloatArray]]:
+    """Closure year and cause of each agency from the multinomial logit of the causes."""
+    names = list(etas)
+    z = np.column_stack([np.zeros(len(agency)), *etas.values()])
+    top = z.max(axis=1, keepdims=True)
+    p = np.exp(z - top) / np.exp(z - top).sum(axis=1, keepdims=True)
+    cumulative = np.cumsum(p, axis=1)
+    outcome = np.minimum((rng.random(len(agency))[:, None] > cumulative).sum(axis=1), len(names))
+    event = outcome > 0
+    closed = np.full(n, _NOT_CLOSED, dtype=np.int64)
+    np.minimum.at(closed, agency[event], year[event])
+    first = event & (year == closed[agency])
+    reason = np.full(n, None, dtype=object)
+    reason[agency[first]] = np.asarray(names, dtype=object)[outcome[first] - 1]
+    return closed, reason, {k: p[:, i + 1] for i, k in enumerate(names)}
 
 
 def _coefficients(
@@ -540,10 +699,11 @@ def _assemble(
     contracts: _Contracts,
     scores: FloatArray,
     revenue: pd.DataFrame,
-    closed: IntArray,
+    exits: tuple[IntArray, np.ndarray],
     seed: int,
 ) -> Dataset:
     """Drop contracts and revenue after each agency's closure year and build the Dataset."""
+    closed, reason = exits
     keep = contracts.year <= closed[contracts.agency]
     contract_frame = contracts.frame.assign(score=scores)[keep].reset_index(drop=True)
     agency_index = pd.Index(ids).get_indexer(revenue["agency_id"])
@@ -557,6 +717,7 @@ def _assemble(
             "district": np.asarray(world.district_names(), dtype=object)[agencies.district],
             "closed": closed_col,
             "origin": agencies.origin,
+            "exit_reason": pd.array(reason, dtype="str"),
             "name": world.agency_names(agencies.district),
         }
     )
