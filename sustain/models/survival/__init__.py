@@ -6,12 +6,14 @@ Files by role: :mod:`.hazard` (:func:`fit_hazard` on the agency-year panel), :mo
 them share on their input frames).
 """
 
+from sustain.models.survival.competing import CompetingHazardResults
 from sustain.models.survival.cox import CoxResults, fit_cox
 from sustain.models.survival.hazard import HazardResults, fit_hazard
 from sustain.models.survival.kaplan_meier import KaplanMeierResults, kaplan_meier
 from sustain.models.survival.spells import to_spells
 
 __all__ = [
+    "CompetingHazardResults",
     "CoxResults",
     "HazardResults",
     "KaplanMeierResults",
