@@ -43,6 +43,9 @@ _EXPORTS: dict[str, str] = {
     "fit_cox": "sustain.models.survival",
     "to_spells": "sustain.models.survival",
     "kaplan_meier": "sustain.models.survival",
+    # research designs
+    "fit_event_study": "sustain.models.designs",
+    "first_year": "sustain.models.designs",
     # Bayesian models
     "fit_bayes": "sustain.models.bayes",
     "fit_joint": "sustain.models.joint",
