@@ -214,3 +214,15 @@ def test_first_year_builds_cohorts_and_the_contract_call_runs():
     assert {"stat", "df", "pvalue"} == set(es.pretrend.index)
     with pytest.raises(SpecError):
         sustain.first_year(panel, "no_such_column > 0")
+
+
+def test_event_plot_puts_estimators_side_by_side(staggered, tmp_path):
+    frame, truth = staggered
+    fits = [
+        sustain.fit_event_study(frame, "y", cohort="cohort", estimator=e, window=(-3, 3))
+        for e in ("callaway_santanna", "sun_abraham", "twfe")
+    ]
+    fig = sustain.event_plot(fits, truth=truth, path=tmp_path / "es", formats=("png",))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert sorted(labels) == ["Callaway-Sant'Anna", "Sun-Abraham", "Truth", "Two-way FE"]
+    assert (tmp_path / "es.png").is_file()
