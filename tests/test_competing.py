@@ -157,3 +157,13 @@ def test_reasons_given_exit_leave_the_other_columns_alone():
     assert (with_reasons.data.agencies["exit_reason"].notna() == closed).all()
     with pytest.raises(SpecError, match="reference reason"):
         simulate(seed=1, n_agencies=5, reason_coefs={"closed": {"hhi": 1.0}})
+
+
+def test_regression_table_shows_one_column_per_cause(panel, competing):
+    hazard = sustain.fit_hazard(panel, "exit ~ hhi + gov_share", duration=None)
+    text = sustain.regression_table([hazard, competing], format="csv")
+    header = text.splitlines()[0]
+    for cause in competing.causes:
+        assert f"exit_reason = {cause}" in header
+    cells = pd.read_csv(__import__("io").StringIO(text))
+    assert cells.shape[1] == 2 + len(competing.causes)

@@ -226,3 +226,11 @@ def test_event_plot_puts_estimators_side_by_side(staggered, tmp_path):
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert sorted(labels) == ["Callaway-Sant'Anna", "Sun-Abraham", "Truth", "Two-way FE"]
     assert (tmp_path / "es.png").is_file()
+
+
+def test_regression_table_has_event_time_rows_in_order(cs, mpdta):
+    sa = sustain.fit_event_study(mpdta, "lemp", cohort="first.treat", estimator="sun_abraham")
+    text = sustain.regression_table([cs, sa], format="markdown")
+    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| event")]
+    assert rows == [f"event: {e}" for e in (-4, -3, -2, -1, 0, 1, 2, 3)]
+    assert text.index("event: 3") < text.index("| ATT")

@@ -16,7 +16,7 @@ standard errors are clustered by agency with the shared kernel of
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -124,6 +124,36 @@ class CompetingHazardResults(FrequentistResults):
         values = [self.params_[f"{cause}:{t}"] for t in self.terms]
         return pd.Series(values, index=list(self.terms), name=cause)
 
+    def cause_result(self, cause: str) -> CauseEquation:
+        """One cause's equation as a result of its own (tables show one column per cause).
+
+        Examples
+        --------
+        >>> import sustain
+        >>> panel = sustain.build_panel(sustain.datasets.example())
+        >>> cr = sustain.fit_hazard(panel, "exit ~ hhi", competing="exit_reason", duration=None)
+        >>> cr.cause_result("merged").info.depvar
+        'exit_reason = merged'
+        """
+        params = self.equation(cause)
+        names = [f"{cause}:{t}" for t in self.terms]
+        cov = self.cov.loc[names, names].set_axis(list(self.terms), axis=0)
+        cov = cov.set_axis(list(self.terms), axis=1)
+        depvar = self.info.depvar.split(" by ")[-1]
+        events = self.info.stats.get(f"n_events[{cause}]", np.nan)
+        info = replace(
+            self.info,
+            model=cause,
+            depvar=f"{depvar} = {cause}",
+            stats={"n_events": events, "loglik": self.info.stats["loglik"]},
+        )
+        return CauseEquation(
+            params_=params.rename(None),
+            cov=cov,
+            info=info,
+            duration_terms=self.duration_terms,
+        )
+
     def predict(self, design_rows: pd.DataFrame) -> pd.DataFrame:
         """Cause-specific hazards (and the probability of staying) for rows of the design.
 
@@ -146,6 +176,19 @@ class CompetingHazardResults(FrequentistResults):
         out = pd.DataFrame(prob[:, 1:], columns=list(self.causes), index=design_rows.index)
         out.insert(0, STAY, prob[:, 0])
         return out
+
+
+@dataclass(frozen=True, eq=False)
+class CauseEquation(FrequentistResults):
+    """One cause's equation of a competing-risks fit, as a result of its own.
+
+    Examples
+    --------
+    >>> CauseEquation.__mro__[1].__name__
+    'FrequentistResults'
+    """
+
+    duration_terms: tuple[str, ...] = ()
 
 
 def multinomial_probabilities(eta: FloatArray) -> FloatArray:
