@@ -268,7 +268,7 @@ def _regression(
         group_time = pd.DataFrame(columns=["g", "t", "estimate", "se", "lower", "upper"])
     else:
         att = aggregate_coefficients(pieces, "simple", ctx.alpha, None).overall
-        se = np.sqrt(np.diag(cells.cov))
+        se = np.sqrt(np.clip(np.diag(cells.cov), 0, None))
         estimate = cells.cells["estimate"]
         group_time = cells.cells[["g", "t", "estimate"]].assign(
             se=se, lower=estimate - z * se, upper=estimate + z * se

@@ -29,7 +29,7 @@ from sustain._typing import FloatArray, IntArray
 from sustain.errors import FitError
 from sustain.inference.covariance import cluster_covariance
 from sustain.models.designs.frame import EventData
-from sustain.models.panel.absorb import absorb, effect_from_codes, within_ols
+from sustain.models.panel.absorb import absorb, collinear, effect_from_codes, within_ols
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +65,21 @@ class _Long:
 
 
 def _long(data: EventData) -> tuple[_Long, list[str]]:
-    """Observed unit-periods, without units treated in or before the first period."""
+    """Observed unit-periods, without treated units that have no untreated observed period
+    (treated in or before the first period, or first seen after their treatment began): their
+    event-time indicators would be collinear with their unit effects."""
     notes = []
-    first, last = data.periods[0], data.periods[-1]
+    last = data.periods[-1]
     cohort = np.where(data.cohort > last, 0, data.cohort)
-    always = (cohort > 0) & (cohort <= first)
-    if always.any():
-        notes.append(f"{int(always.sum())} unit(s) treated in the first period were dropped.")
-    unit, period = np.nonzero(np.isfinite(data.Y) & ~always[:, None])
+    observed = np.isfinite(data.Y)
+    first_seen = np.where(observed.any(axis=1), data.periods[np.argmax(observed, axis=1)], last + 1)
+    no_pre = (cohort > 0) & (first_seen >= cohort)
+    if no_pre.any():
+        notes.append(
+            f"{int(no_pre.sum())} treated unit(s) without an observed untreated period were "
+            "dropped."
+        )
+    unit, period = np.nonzero(observed & ~no_pre[:, None])
     return (
         _Long(
             y=data.Y[unit, period],
@@ -86,22 +93,35 @@ def _long(data: EventData) -> tuple[_Long, list[str]]:
     )
 
 
-def _fit(rows: _Long, X: FloatArray, names: list[str]) -> tuple[FloatArray, FloatArray]:
-    """Two-way FE least squares with clustered covariance."""
+def _fit(
+    rows: _Long, X: FloatArray, names: list[str]
+) -> tuple[FloatArray, FloatArray, np.ndarray, list[str]]:
+    """Two-way FE least squares with clustered covariance.
+
+    Indicators that the effects absorb, or that depend on others (cells too thin to separate
+    from the unit and period effects), are dropped, as fixest does, and named in a note.
+    Returns the estimates and covariance of the kept columns, their mask and the notes.
+    """
     if X.shape[1] == 0:
         raise FitError("fit_event_study: no event-time indicators to estimate")
     unit = effect_from_codes("unit", pd.factorize(rows.unit)[0].astype(np.int64))
     period = effect_from_codes("period", pd.factorize(rows.period)[0].astype(np.int64))
     transformed = absorb(np.column_stack([rows.y, X]), [unit, period]).values
-    fit = within_ols(transformed[:, 0], transformed[:, 1:])
-    xtx = fit.X.T @ fit.X
-    if np.linalg.matrix_rank(xtx) < X.shape[1]:
-        raise FitError(f"fit_event_study: collinear event-time indicators among {names[:6]}")
-    bread = np.linalg.inv(xtx)
+    absorbed, dependent = collinear(transformed[:, 1:], X)
+    keep = np.ones(X.shape[1], dtype=bool)
+    keep[absorbed + dependent] = False
+    notes = []
+    if not keep.all():
+        dropped = [names[j] for j in np.flatnonzero(~keep)]
+        notes.append(f"Collinear with the unit and period effects, dropped: {', '.join(dropped)}.")
+    if not keep.any():
+        raise FitError("fit_event_study: every event-time indicator is collinear")
+    fit = within_ols(transformed[:, 0], transformed[:, 1:][:, keep])
+    bread = np.linalg.inv(fit.X.T @ fit.X)
     scores = fit.X * fit.resid[:, None]
     codes = pd.factorize(rows.clusters)[0].astype(np.int64)
     cov = cluster_covariance(bread, scores, codes, "stata", absorbed_df=period.n_levels - 1)
-    return fit.params, cov
+    return fit.params, cov, keep, notes
 
 
 def sun_abraham(data: EventData, control: str) -> RegressionCells:
@@ -128,20 +148,19 @@ def sun_abraham(data: EventData, control: str) -> RegressionCells:
     keys = [k for k in keys if k[1] != -1]
     columns = [((rows.cohort == g) & (e == v)).astype(float) for g, v in keys]
     names = [f"g{g}:e{v}" for g, v in keys]
-    params, cov = _fit(
-        rows, np.column_stack(columns) if columns else np.zeros((len(rows.y), 0)), names
-    )
-    counts = [int(c.sum()) for c in columns]
+    X = np.column_stack(columns) if columns else np.zeros((len(rows.y), 0))
+    params, cov, kept, fit_notes = _fit(rows, X, names)
+    keys = [k for k, flag in zip(keys, kept, strict=True) if flag]
     cells = pd.DataFrame(
         {
             "g": [float(g) for g, _ in keys],
             "e": [float(v) for _, v in keys],
             "t": [float(g + v) for g, v in keys],
             "estimate": params,
-            "n": counts,
+            "n": [int(c.sum()) for c, flag in zip(columns, kept, strict=True) if flag],
         }
     )
-    return RegressionCells(cells, cov, None, tuple(notes))
+    return RegressionCells(cells, cov, None, tuple(notes + fit_notes))
 
 
 def _last_cohort_as_control(rows: _Long) -> tuple[_Long, str]:
@@ -184,24 +203,21 @@ def twfe(data: EventData, window: tuple[int, int] | None) -> RegressionCells:
         notes.append(f"Relative periods outside {window[0]}..{window[1]} are binned at the ends.")
     levels = sorted({int(v) for v in e[treated]} - {-1})
     columns = [(treated & (e == v)).astype(float) for v in levels]
-    params, cov = _fit(
-        rows,
-        np.column_stack(columns) if columns else np.zeros((len(rows.y), 0)),
-        [str(v) for v in levels],
-    )
+    X = np.column_stack(columns) if columns else np.zeros((len(rows.y), 0))
+    params, cov, kept, fit_notes = _fit(rows, X, [f"e{v}" for v in levels])
     post = (treated & (rows.time >= rows.cohort)).astype(float)[:, None]
-    static, static_cov = _fit(rows, post, ["post"])
+    static, static_cov, _, _ = _fit(rows, post, ["post"])
     cells = pd.DataFrame(
         {
             "g": np.nan,
-            "e": [float(v) for v in levels],
+            "e": [float(v) for v, flag in zip(levels, kept, strict=True) if flag],
             "t": np.nan,
             "estimate": params,
-            "n": [int(c.sum()) for c in columns],
+            "n": [int(c.sum()) for c, flag in zip(columns, kept, strict=True) if flag],
         }
     )
     static_pair = (float(static[0]), float(np.sqrt(static_cov[0, 0])))
-    return RegressionCells(cells, cov, static_pair, tuple(notes))
+    return RegressionCells(cells, cov, static_pair, tuple(notes + fit_notes))
 
 
 def linear_aggregate(cells: pd.DataFrame, kind: str) -> tuple[list[float], FloatArray, FloatArray]:

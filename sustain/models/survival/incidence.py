@@ -371,6 +371,53 @@ def gray_test(
     return pd.DataFrame(out).T[["stat", "df", "pvalue"]]
 
 
+@dataclass(frozen=True, slots=True)
+class _GrayStep:
+    """Quantities of one exit time that the variance of Gray's score accumulates."""
+
+    live: np.ndarray
+    n_safe: FloatArray
+    s_safe: FloatArray
+    skm: FloatArray
+    f: float
+    tr: float
+    n1: float
+    n2: float
+    d2: FloatArray
+    at_risk: FloatArray
+    a: FloatArray
+    c: FloatArray
+
+
+def _gray_variance_step(
+    st: _GrayStep, v_sum: FloatArray, v2: FloatArray, v3: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Add one exit time's terms to the pieces of the variance (Gray 1988, section 2)."""
+    G = len(st.live)
+    skmm = st.s_safe
+    if st.n1 > 0:
+        t4 = np.where(st.skm > 0, 1 - (1 - st.f) / np.where(st.skm > 0, st.skm, 1), 1.0)
+        ties = np.where(st.tr * skmm > 1, 1 - (st.n1 - 1) / (st.tr * skmm - 1), 1.0)
+        t5 = ties if st.n1 > 1 else np.ones(G)
+        t3 = np.where(st.live, t5 * skmm * st.n1 / (st.tr * st.n_safe), 0.0)
+        v3 = v3 + t4 * t4 * t3
+        t1 = st.a[: G - 1, :] - t4[None, :] * st.c[: G - 1, :]
+        v2 = v2 + t1 * (t4 * t3)[None, :]
+        v_sum = v_sum + (t1 * t3[None, :]) @ t1.T
+    if st.n2 > 0:
+        other = st.live & (st.skm > 0) & (st.d2 > 0)
+        t4 = np.where(other, (1 - st.f) / np.where(st.skm > 0, st.skm, 1), 0.0)
+        ties = np.where(
+            st.d2 > 1, 1 - (st.d2 - 1) / np.where(st.at_risk > 1, st.at_risk - 1, 1), 1.0
+        )
+        t3 = np.where(other, ties * skmm**2 * st.d2 / st.n_safe**2, 0.0)
+        v3 = v3 + t4 * t4 * t3
+        t1 = t4[None, :] * st.c[: G - 1, :]
+        v2 = v2 - t1 * (t4 * t3)[None, :]
+        v_sum = v_sum + (t1 * t3[None, :]) @ t1.T
+    return v_sum, v2, v3
+
+
 def gray_score(
     start: FloatArray, stop: FloatArray, m: IntArray, group: IntArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -400,36 +447,24 @@ def gray_score(
         ends = stop == t
         d1 = np.bincount(group[ends & (m == 1)], minlength=G).astype(float)
         d2 = np.bincount(group[ends & (m == 2)], minlength=G).astype(float)
-        live = at_risk > 0
-        skm = np.where(live, skmm * (at_risk - d1 - d2) / np.where(live, at_risk, 1), skmm)
-        f1 = np.where(live, f1m + skmm * d1 / np.where(live, at_risk, 1), f1m)
-        h = np.where(live, at_risk / skmm, 0.0)  # n_g / S_g(t-)
+        # a group whose curve reached 0 (possible with delayed entry) drops out of the test
+        live = (at_risk > 0) & (skmm > 0)
+        if not live.any():
+            continue
+        n_safe, s_safe = np.where(live, at_risk, 1.0), np.where(live, skmm, 1.0)
+        skm = np.where(live, skmm * (at_risk - d1 - d2) / n_safe, skmm)
+        f1 = np.where(live, f1m + skmm * d1 / n_safe, f1m)
+        h = np.where(live, at_risk / s_safe, 0.0)  # n_g / S_g(t-)
         tr = h.sum()
-        tq = np.sum(np.where(live, at_risk * (1 - f1m) / skmm, 0.0))
-        n1, n2 = d1.sum(), d2.sum()
+        n1, n2 = d1[live].sum(), d2[live].sum()
         f = fm + n1 / tr
         a = np.where(live[:, None] & live[None, :], -np.outer(h, h) / tr, 0.0)
         np.fill_diagonal(a, np.where(live, h * (1 - h / tr), 0.0))
         c += a * n1 / (tr * (1 - fm))
-        expected = n1 * np.where(live, at_risk * (1 - f1m) / skmm, 0.0) / tq
-        score += (d1 - expected)[: G - 1]
-        if n1 > 0:
-            t4 = np.where(skm > 0, 1 - (1 - f) / np.where(skm > 0, skm, 1), 1.0)
-            t5 = 1 - (n1 - 1) / (tr * skmm - 1) if n1 > 1 else np.ones(G)
-            t3 = np.where(live, t5 * skmm * n1 / (tr * np.where(live, at_risk, 1)), 0.0)
-            v3 += t4 * t4 * t3
-            t1 = a[: G - 1, :] - t4[None, :] * c[: G - 1, :]
-            v2 += t1 * (t4 * t3)[None, :]
-            v_sum += (t1 * t3[None, :]) @ t1.T
-        if n2 > 0:
-            other = (skm > 0) & (d2 > 0)
-            t4 = np.where(other, (1 - f) / np.where(skm > 0, skm, 1), 0.0)
-            t5 = np.where(d2 > 1, 1 - (d2 - 1) / np.where(at_risk > 1, at_risk - 1, 1), 1.0)
-            t3 = np.where(other, t5 * skmm**2 * d2 / np.where(live, at_risk, 1) ** 2, 0.0)
-            v3 += t4 * t4 * t3
-            t1 = t4[None, :] * c[: G - 1, :]
-            v2 -= t1 * (t4 * t3)[None, :]
-            v_sum += (t1 * t3[None, :]) @ t1.T
+        subdist = np.where(live, at_risk * (1 - f1m) / s_safe, 0.0)  # subdistribution risk set
+        score += (np.where(live, d1, 0.0) - n1 * subdist / subdist.sum())[: G - 1]
+        step = _GrayStep(live, n_safe, s_safe, skm, f, tr, n1, n2, d2, at_risk, a, c)
+        v_sum, v2, v3 = _gray_variance_step(step, v_sum, v2, v3)
         fm, f1m, skmm = f, f1, skm
     cg = c[: G - 1, :]
     var = v_sum + (cg * v3[None, :]) @ cg.T + cg @ v2.T + v2 @ cg.T
