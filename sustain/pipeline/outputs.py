@@ -87,10 +87,22 @@ def save_model(results: ResultsDir, name: str, result: Any) -> list[Path]:
     """
     from sustain.persistence import save_result
 
+    if hasattr(result, "group_time") and hasattr(result, "event"):  # an event study: tables
+        return _save_event_study(results, name, result)
     target = results.path("models", f"{name}.nc")
     save_result(result, target)
     summary = results.write_text("models", f"{name}.txt", f"{result.summary()}\n")
     return [target, summary]
+
+
+def _save_event_study(results: ResultsDir, name: str, result: Any) -> list[Path]:
+    """An event study's cohort-by-period and event-time tables and its summary."""
+    written = []
+    for part in ("group_time", "event"):
+        csv = getattr(result, part).to_csv(index=False, float_format="%.10g")
+        written.append(results.write_text("models", f"{name}_{part}.csv", csv))
+    written.append(results.write_text("models", f"{name}.txt", f"{result.summary()}\n"))
+    return written
 
 
 def save_diagnostics(
@@ -232,6 +244,13 @@ def write_figure(
         csv = km.tidy().to_csv(index=False, float_format="%.10g")
         written.append(results.write_text("figures", f"{entry.name}.csv", csv))
         fig = functions[1](km, path=target, formats=formats, **plot_options)
+    elif entry.kind == "cif":
+        ci_options, plot_options = kind.split(options)
+        curves = functions[0](panel, **ci_options)
+        csv = curves.tidy().to_csv(index=False, float_format="%.10g")
+        written.append(results.write_text("figures", f"{entry.name}.csv", csv))
+        plot_options = {k: v for k, v in plot_options.items() if k not in ("cause", "by")}
+        fig = functions[1](curves, path=target, formats=formats, **plot_options)
     elif entry.kind == "trend":
         fig = functions[0](panel, path=target, formats=formats, **options)
     else:
