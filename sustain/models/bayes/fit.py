@@ -76,6 +76,7 @@ def fit_bayes(
     prior_predictive: bool = True,
     posterior_predictive: bool = True,
     log_likelihood: bool = True,
+    reference: str | None = None,
 ) -> BayesResults:
     """Fit a Bayesian hierarchical regression written as an lme4/brms-style formula.
 
@@ -87,7 +88,10 @@ def fit_bayes(
         ``"y ~ x + C(tier) + (1 | district/agency_id) + (x | tier)"``: population-level
         terms through formulaic, group terms ``(1 | g)``, nested ``(1 | a/b)``, crossed
         ``(1 | a) + (1 | b)``, varying slopes ``(x | g)`` (correlated) or ``(x || g)``.
-    family : {"gaussian", "student_t", "bernoulli", "binomial", "poisson"}
+    family : {"gaussian", "student_t", "bernoulli", "binomial", "poisson", "categorical"}
+        ``"categorical"``: a multinomial logit with one equation per category against
+        ``reference``, random intercepts per equation (competing risks of exit; see
+        :mod:`sustain.models.bayes.categorical`).
     link : str, optional
         ``"logit"`` (default) or ``"cloglog"`` for bernoulli and binomial; families with one
         link take it by default.
@@ -125,6 +129,9 @@ def fit_bayes(
     prior_predictive, posterior_predictive, log_likelihood : bool
         Store prior draws with simulated responses, posterior predictive responses and the
         pointwise log-likelihood (for LOO/WAIC) in ``result.idata``.
+    reference : str, optional
+        ``family="categorical"``: the reference category of the response (default: the
+        first in sorted order).
 
     Returns
     -------
@@ -148,6 +155,19 @@ def fit_bayes(
     >>> bool(abs(bm.params["x"] - 1) < 0.3), bm.idata.posterior["r(1|g)"].dims
     (True, ('chain', 'draw', 'g'))
     """
+    if family == "categorical":  # a model of its own: one linear predictor per category
+        from sustain.models.bayes.categorical import fit_categorical
+
+        seed = check_seed(random_seed)
+        return fit_categorical(
+            data,
+            formula,
+            reference=reference,
+            priors=priors,
+            settings=sampler_settings(sampler, draws, tune, chains, seed, cores, target_accept),
+            seed=seed,
+            log_likelihood=log_likelihood,
+        )
     fam = family_spec(family, link)
     seed = check_seed(random_seed)
     settings = sampler_settings(sampler, draws, tune, chains, seed, cores, target_accept)
