@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sustain._typing import FloatArray, IntArray
+from sustain.data import _exits as exits
 from sustain.data import _world as world
 from sustain.data.dataset import Dataset
 from sustain.data.measures import MEASURE_COLUMNS, agency_year_measures
@@ -48,7 +49,6 @@ DEFAULT_REASONS: dict[str, dict[str, float]] = {
     "deregistered": {"Intercept": -1.0},
 }
 UNSCORED_SHARE = 0.06  # share of contract-years without an evaluation score
-_NOT_CLOSED = np.iinfo(np.int64).max
 # Columns a coefficient may refer to: the numeric funding measures and age.
 COVARIATES: tuple[str, ...] = (
     *(c for c in MEASURE_COLUMNS if c not in ("main_tier", "quality")),
@@ -291,17 +291,19 @@ def simulate(
     district = agencies.district[agency]
     if truth.causes:
         etas = {k: cause_eta(truth, k, covariates, effects, district, agency) for k in truth.causes}
-        closed, reason, hazards = _draw_causes(rngs[4], etas, agency, year, n_agencies)
+        closed, reason, hazards = exits.draw_causes(rngs[4], etas, agency, year, n_agencies)
         exit_columns = {
             **{f"eta_{k}": v for k, v in etas.items()},
             **{f"hazard_{k}": v for k, v in hazards.items()},
         }
     else:
         eta = hazard_eta(truth, covariates, effects, district, agency)
-        closed = _draw_exit(rngs[4], eta, agency, year, n_agencies)
-        exit_year = np.where(closed == _NOT_CLOSED, agencies.entry, closed)
+        closed = exits.draw_exit(rngs[4], eta, agency, year, n_agencies)
+        exit_year = np.where(closed == exits.NOT_CLOSED, agencies.entry, closed)
         exit_row = _grid_position(agencies, last_year, np.arange(n_agencies), exit_year)
-        reason = _draw_reasons(rngs[5], truth, covariates, exit_row, closed)
+        reason = exits.draw_reasons(
+            rngs[5], truth.reasons, REFERENCE_REASON, covariates, exit_row, closed
+        )
         exit_columns = {"eta": eta, "hazard": -np.expm1(-np.exp(eta))}
     position = _grid_position(agencies, last_year, contracts.agency, contracts.year)
     scores, clipped = _draw_scores(rngs[3], truth, q, position)
@@ -350,7 +352,7 @@ def latent_quality(
     array([75. , 77.5])
     """
     return (
-        _linear(truth.quality, covariates)
+        exits.linear(truth.quality, covariates)
         + effects["agency"][agency]
         + effects["district"][district]
         + effects["residual"]
@@ -378,7 +380,7 @@ def hazard_eta(
     array([-3.])
     """
     return (
-        _linear(truth.hazard, covariates)
+        exits.linear(truth.hazard, covariates)
         + truth.age_effect(covariates["age"].to_numpy())
         + effects["district_hazard"][district]
         + truth.association * effects["agency"][agency]
@@ -407,19 +409,11 @@ def cause_eta(
     array([-3.])
     """
     return (
-        _linear(truth.causes[cause], covariates)
+        exits.linear(truth.causes[cause], covariates)
         + truth.age_effect(covariates["age"].to_numpy())
         + effects["district_hazard"][district]
         + truth.association * effects["agency"][agency]
     )
-
-
-def _linear(coefs: Mapping[str, float], covariates: pd.DataFrame) -> FloatArray:
-    out = np.full(len(covariates), float(coefs.get("Intercept", 0.0)))
-    for name, beta in coefs.items():
-        if name != "Intercept":
-            out = out + beta * covariates[name].to_numpy(dtype=np.float64)
-    return out
 
 
 def _check_arguments(
@@ -505,53 +499,6 @@ def _cause_table(
         table = _coefficients(f"{name}[{cause!r}]", coefs, {"Intercept": 0.0})
         out[cause] = table
     return out
-
-
-def _draw_reasons(
-    rng: np.random.Generator,
-    truth: Truth,
-    covariates: pd.DataFrame,
-    exit_row: IntArray,
-    closed: IntArray,
-) -> np.ndarray:
-    """Reason of each agency's exit given the exit (None for agencies that stay)."""
-    n = len(closed)
-    u = rng.random(n)  # one draw per agency, used or not: the stream does not depend on exits
-    reason = np.full(n, None, dtype=object)
-    exited = closed != _NOT_CLOSED
-    if not truth.reasons or not exited.any():
-        return reason
-    rows = covariates.iloc[exit_row[exited]]
-    names = [REFERENCE_REASON, *truth.reasons]
-    z = np.column_stack([np.zeros(len(rows)), *(_linear(c, rows) for c in truth.reasons.values())])
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    cumulative = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
-    choice = np.minimum((u[exited, None] > cumulative).sum(axis=1), len(names) - 1)
-    reason[exited] = np.asarray(names, dtype=object)[choice]
-    return reason
-
-
-def _draw_causes(
-    rng: np.random.Generator,
-    etas: Mapping[str, FloatArray],
-    agency: IntArray,
-    year: IntArray,
-    n: int,
-) -> tuple[IntArray, np.ndarray, dict[str, FloatArray]]:
-    """Closure year and cause of each agency from the multinomial logit of the causes."""
-    names = list(etas)
-    z = np.column_stack([np.zeros(len(agency)), *etas.values()])
-    top = z.max(axis=1, keepdims=True)
-    p = np.exp(z - top) / np.exp(z - top).sum(axis=1, keepdims=True)
-    cumulative = np.cumsum(p, axis=1)
-    outcome = np.minimum((rng.random(len(agency))[:, None] > cumulative).sum(axis=1), len(names))
-    event = outcome > 0
-    closed = np.full(n, _NOT_CLOSED, dtype=np.int64)
-    np.minimum.at(closed, agency[event], year[event])
-    first = event & (year == closed[agency])
-    reason = np.full(n, None, dtype=object)
-    reason[agency[first]] = np.asarray(names, dtype=object)[outcome[first] - 1]
-    return closed, reason, {k: p[:, i + 1] for i, k in enumerate(names)}
 
 
 def _coefficients(
@@ -660,16 +607,6 @@ def _draw_effects(
     }
 
 
-def _draw_exit(
-    rng: np.random.Generator, eta: FloatArray, agency: IntArray, year: IntArray, n: int
-) -> IntArray:
-    """Closure year of each agency (``_NOT_CLOSED`` if it survives the window)."""
-    event = rng.random(len(eta)) < -np.expm1(-np.exp(eta))
-    closed = np.full(n, _NOT_CLOSED, dtype=np.int64)
-    np.minimum.at(closed, agency[event], year[event])
-    return closed
-
-
 def _draw_scores(
     rng: np.random.Generator, truth: Truth, q: FloatArray, position: IntArray
 ) -> tuple[FloatArray, float]:
@@ -699,17 +636,17 @@ def _assemble(
     contracts: _Contracts,
     scores: FloatArray,
     revenue: pd.DataFrame,
-    exits: tuple[IntArray, np.ndarray],
+    closures: tuple[IntArray, np.ndarray],
     seed: int,
 ) -> Dataset:
     """Drop contracts and revenue after each agency's closure year and build the Dataset."""
-    closed, reason = exits
+    closed, reason = closures
     keep = contracts.year <= closed[contracts.agency]
     contract_frame = contracts.frame.assign(score=scores)[keep].reset_index(drop=True)
     agency_index = pd.Index(ids).get_indexer(revenue["agency_id"])
     revenue_keep = revenue["year"].to_numpy() <= closed[agency_index]
-    closed_col = pd.array(np.where(closed == _NOT_CLOSED, 0, closed), dtype="Int64")
-    closed_col[closed == _NOT_CLOSED] = pd.NA
+    closed_col = pd.array(np.where(closed == exits.NOT_CLOSED, 0, closed), dtype="Int64")
+    closed_col[closed == exits.NOT_CLOSED] = pd.NA
     agency_frame = pd.DataFrame(
         {
             "agency_id": ids,
