@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sustain import _frames
 from sustain._atomic import atomic_path
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
-from sustain.results import BayesianResults, FrequentistResults, ModelInfo
+from sustain.results import BayesianResults, FrequentistResults, ModelInfo, SummaryMixin
 
 METADATA_KEY = "sustain_metadata"
 KIND_KEY = "sustain_kind"
@@ -48,12 +49,13 @@ def save_result(result: Any, path: PathLikeStr) -> Path:
 
     Parameters
     ----------
-    result : BayesResults or FrequentistResults
+    result : BayesResults, FrequentistResults, KaplanMeierResults, HausmanResult, ...
         A fitted result. Bayesian results keep all their DataTree groups (without the
         creation times and sampling timings ArviZ and PyMC stamp on them); frequentist results
         keep estimates, covariance, ``info``, ``df_resid`` and the fields of their class that
-        are text, numbers, tuples of these, or term-by-term matrices (not the underlying
-        library object nor the data).
+        are text, numbers, tuples of these, term-by-term matrices or tables (not the
+        underlying library object nor the arrays kept to recompute covariances); results made
+        of tables and values (Kaplan-Meier curves, a Hausman test) keep all their fields.
     path : str or PathLike
 
     Raises
@@ -79,10 +81,14 @@ def save_result(result: Any, path: PathLikeStr) -> Path:
             idata.to_netcdf(tmp, engine=_ENGINE)
         return target
     if isinstance(result, FrequentistResults):
-        with atomic_path(target, suffix=".nc") as tmp:
-            _frequentist_dataset(result).to_netcdf(tmp, engine=_ENGINE)
-        return target
-    raise SpecError(f"save_result needs a sustain result, not {type(result).__name__}")
+        dataset = _frequentist_dataset(result)
+    elif isinstance(result, SummaryMixin) and dataclasses.is_dataclass(result):
+        dataset = _tables_dataset(result)
+    else:
+        raise SpecError(f"save_result needs a sustain result, not {type(result).__name__}")
+    with atomic_path(target, suffix=".nc") as tmp:
+        dataset.to_netcdf(tmp, engine=_ENGINE)
+    return target
 
 
 def _stamped(result: BayesianResults) -> Any:
@@ -122,7 +128,8 @@ def _frequentist_dataset(result: FrequentistResults) -> Any:
     import xarray as xr
 
     terms = [str(t) for t in result.params_.index]
-    fields, matrices = _class_fields(result)
+    fields, matrices, frames = _class_fields(result, result.params_.index)
+    variables, frame_meta = _encode_frames(frames)
     cls = type(result)
     meta = {
         "result_class": f"{cls.__module__}.{cls.__qualname__}",
@@ -130,12 +137,11 @@ def _frequentist_dataset(result: FrequentistResults) -> Any:
         "df_resid": result.df_resid,
         "fields": fields,
         "matrix_fields": sorted(matrices),
+        "frame_fields": frame_meta,
     }
     cov = result.cov.loc[result.params_.index, result.params_.index].to_numpy(dtype=float)
-    variables = {
-        "params": (("term",), result.params_.to_numpy(dtype=float)),
-        "cov": (("term", "term_"), cov),
-    }
+    variables["params"] = (("term",), result.params_.to_numpy(dtype=float))
+    variables["cov"] = (("term", "term_"), cov)
     for name, matrix in matrices.items():
         variables[_MATRIX_PREFIX + name] = (("term", "term_"), matrix)
     return xr.Dataset(
@@ -145,11 +151,51 @@ def _frequentist_dataset(result: FrequentistResults) -> Any:
     )
 
 
-def _class_fields(result: FrequentistResults) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The class's own fields: simple values (JSON-ready) and term-by-term matrices."""
+def _tables_dataset(result: Any) -> Any:
+    """A result made of tables and values (Kaplan-Meier curves, a Hausman test, ...)."""
+    import xarray as xr
+
+    fields, _, frames = _class_fields(result)
+    variables, frame_meta = _encode_frames(frames)
+    cls = type(result)
+    meta = {
+        "result_class": f"{cls.__module__}.{cls.__qualname__}",
+        "fields": fields,
+        "frame_fields": frame_meta,
+    }
+    return xr.Dataset(variables, attrs={KIND_KEY: "tables", METADATA_KEY: json.dumps(meta)})
+
+
+def _encode_frames(frames: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """NetCDF variables of every table field, and each table's metadata by field name."""
+    variables: dict[str, Any] = {}
+    metas: dict[str, Any] = {}
+    for name, table in frames.items():
+        frame_variables, metas[name] = _frames.encode(name, table)
+        variables.update(frame_variables)
+    return variables, metas
+
+
+def _tables_from(ds: Any) -> Any:
+    meta = json.loads(ds.attrs[METADATA_KEY])
+    cls = _result_class(meta["result_class"], SummaryMixin)
+    values = {k: _as_tuples(v) for k, v in meta.get("fields", {}).items()}
+    for name, frame_meta in meta.get("frame_fields", {}).items():
+        values[name] = _frames.decode(name, ds, frame_meta)
+    return cls(**values)
+
+
+def _class_fields(
+    result: Any, terms: pd.Index | None = None
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The class's own fields: simple values (JSON-ready), term-by-term matrices, other tables.
+
+    Fields holding anything else (a library's fitted object, arrays kept to recompute a
+    covariance) are not written; the class must give them a default.
+    """
     simple: dict[str, Any] = {}
     matrices: dict[str, Any] = {}
-    terms = result.params_.index
+    frames: dict[str, Any] = {}
     for f in dataclasses.fields(result):
         if f.name in _BASE_FIELDS or not f.init:
             continue
@@ -157,12 +203,15 @@ def _class_fields(result: FrequentistResults) -> tuple[dict[str, Any], dict[str,
         if _is_simple(value):
             simple[f.name] = value
         elif (
-            isinstance(value, pd.DataFrame)
+            terms is not None
+            and isinstance(value, pd.DataFrame)
             and value.index.equals(terms)
             and value.columns.equals(terms)
         ):
             matrices[f.name] = value.to_numpy(dtype=float)
-    return simple, matrices
+        elif isinstance(value, pd.DataFrame | pd.Series):
+            frames[f.name] = value
+    return simple, matrices, frames
 
 
 def _plain(value: Any) -> Any:
@@ -218,6 +267,8 @@ def load_result(path: PathLikeStr) -> Any:
             kind = root.attrs.get(KIND_KEY)
             if kind == "frequentist":
                 return _frequentist_from(root.load())
+            if kind == "tables":
+                return _tables_from(root.load())
     except (OSError, ValueError) as exc:
         raise SpecError(f"{target} is not a NetCDF file written by sustain: {exc}") from exc
     return _bayesian_from(target)
@@ -235,6 +286,8 @@ def _frequentist_from(ds: Any) -> FrequentistResults:
     for name in meta.get("matrix_fields", ()):
         values = np.asarray(ds[_MATRIX_PREFIX + name])
         extra[name] = pd.DataFrame(values, index=terms, columns=terms)
+    for name, frame_meta in meta.get("frame_fields", {}).items():
+        extra[name] = _frames.decode(name, ds, frame_meta)
     result: FrequentistResults = cls(
         params, cov, info_from_dict(meta["info"]), meta.get("df_resid"), **extra
     )

@@ -16,11 +16,14 @@ import abc
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from sustain._typing import PathLikeStr
 
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
 #: Quantiles whose indicator ESS is the tail ESS (Vehtari et al. 2021, Stan, ArviZ 0.x). ArviZ 1
@@ -165,7 +168,29 @@ class SummaryMixin(abc.ABC):
         return self.summary().as_html()
 
 
-class Results(SummaryMixin):
+class SaveMixin:
+    """Give a result ``save(path)``: a NetCDF file that :func:`sustain.load_result` reads back."""
+
+    def save(self, path: PathLikeStr) -> Path:
+        """Write the result to ``path`` (NetCDF, conventionally ``.nc``) and return the path.
+
+        The same result saved twice gives byte-identical files; see
+        :func:`sustain.persistence.save_result` for what is kept.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, sustain
+        >>> km = sustain.kaplan_meier(sustain.build_panel(sustain.datasets.example()))
+        >>> path = km.save(pathlib.Path(tempfile.mkdtemp()) / "km.nc")
+        >>> sustain.load_result(path).table.equals(km.table)
+        True
+        """
+        from sustain.persistence import save_result
+
+        return save_result(self, path)
+
+
+class Results(SaveMixin, SummaryMixin):
     """Abstract protocol of every fitted model (frequentist or Bayesian).
 
     Subclasses provide ``params``, ``bse``, ``nobs``, ``info``, ``conf_int`` and ``tidy``.

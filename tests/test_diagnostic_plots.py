@@ -233,7 +233,7 @@ def test_binary_outcome_defaults_to_the_mean_check_even_with_constant_draws(tmp_
     (common for rare events) must not break the plot, as ArviZ's density plot does."""
     import arviz as az
 
-    from sustain.diagnostics.plots import default_ppc_kind, ppc_plot
+    from sustain.diagnostics.ppc import default_ppc_kind, ppc_plot
 
     rng = np.random.default_rng(3)
     draws = (rng.random((2, 50, 40)) < 0.05).astype(int)

@@ -16,10 +16,10 @@ from scipy import stats
 from test_tables_golden import LABELS, bayes_result, cox_result, fe_result, hazard_result
 
 import sustain
+from sustain.diagnostics.headline import headline_problems
 from sustain.errors import SpecError
 from sustain.figures.prediction import delta_band, inverse_link, predict_band
 from sustain.results import BayesianResults, FrequentistResults, ModelInfo
-from sustain.tables.model_columns import diagnostic_problems
 
 # Curves are computed in floating point from the same formulas: only round-off differs.
 NUMERIC_TOL = 1e-9
@@ -292,7 +292,7 @@ def test_real_bayesian_fit_in_table_and_figures(example_panel, tmp_path):
         posterior_predictive=False,
         log_likelihood=False,
     )
-    failed = diagnostic_problems(bm.info.stats)
+    failed = headline_problems(bm.info.stats)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = sustain.regression_table(bm, "csv")

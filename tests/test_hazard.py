@@ -84,7 +84,7 @@ def test_left_truncated_agencies_enter_at_their_observed_age(panel):
     # every panel row is used once, at its own age: the same rows as the spells on the age scale
     spells = sustain.to_spells(panel, "age")
     assert res.nobs == len(spells)
-    design = res.raw.model.exog
+    design = res.pieces.X
     dummies = design[:, [res.params.index.get_loc(t) for t in res.duration_terms]]
     assert dummies.sum() == (panel["age"] > panel["age"].min()).sum()
 

@@ -216,6 +216,67 @@ def test_cox_naive_covariance_is_kept(frequentist_fits, tmp_path):
     assert str(loaded.summary()) == str(cox.summary())
 
 
+def test_every_frequentist_result_saves_itself(frequentist_fits, tmp_path):
+    for kind, result in frequentist_fits.items():
+        path = result.save(tmp_path / f"{kind}.nc")
+        assert load_result(path).params.equals(result.params), kind
+
+
+def test_kaplan_meier_curves_round_trip(example_panel, tmp_path):
+    km = sustain.kaplan_meier(example_panel, by="main_tier")
+    loaded = load_result(km.save(tmp_path / "km.nc"))
+    assert type(loaded) is type(km)
+    pd.testing.assert_frame_equal(loaded.table, km.table)
+    pd.testing.assert_frame_equal(loaded.median, km.median)
+    assert (loaded.by, loaded.time_scale, loaded.alpha, loaded.conf_type) == (
+        km.by,
+        km.time_scale,
+        km.alpha,
+        km.conf_type,
+    )
+    assert str(loaded) == str(km)
+    again = km.save(tmp_path / "km2.nc")
+    assert again.read_bytes() == (tmp_path / "km.nc").read_bytes()
+
+
+def test_hausman_test_round_trips(example_panel, tmp_path):
+    fe = sustain.fit_fe(example_panel, "quality ~ hhi + gov_share")
+    re = sustain.fit_fe(example_panel, "quality ~ hhi + gov_share", estimator="random")
+    test = sustain.hausman(fe, re)
+    loaded = load_result(test.save(tmp_path / "hausman.nc"))
+    assert (loaded.statistic, loaded.df, loaded.pvalue, loaded.terms) == (
+        test.statistic,
+        test.df,
+        test.pvalue,
+        test.terms,
+    )
+    pd.testing.assert_frame_equal(loaded.table, test.table)
+    assert str(loaded) == str(test)
+
+
+def test_tables_of_every_kind_survive_exactly():
+    from sustain import _frames
+
+    index = pd.MultiIndex.from_tuples([("a", 1), ("a", 1), ("b", 2)], names=["k", "year"])
+    table = pd.DataFrame(
+        {
+            "text": pd.Series(["甲", None, "c"], dtype="str", index=index),
+            "x": [1.5, np.nan, 1 / 3],
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "cat": pd.Categorical(["u", "v", None], categories=["v", "u"], ordered=True),
+            "when": pd.to_datetime(["2020-01-01", None, "2021-05-03"]),
+            "flag": [True, False, True],
+        },
+        index=index,
+    )
+    variables, meta = _frames.encode("t", table)
+    back = _frames.decode("t", variables, json.loads(json.dumps(meta)))
+    pd.testing.assert_frame_equal(back, table)
+    series = pd.Series([0.1, 0.2], index=pd.RangeIndex(5, 7), name="est")
+    variables, meta = _frames.encode("s", series)
+    pd.testing.assert_series_equal(_frames.decode("s", variables, meta), series)
+
+
 # ----------------------------------------------------------------------------- same bytes
 
 

@@ -22,10 +22,11 @@ from test_tables_golden import (
 )
 
 import sustain
+from sustain.diagnostics.headline import headline_problems
 from sustain.errors import SpecError
+from sustain.presentation.labels import load_labels, parse_codebook, term_label
 from sustain.results import BayesianResults, ModelInfo
-from sustain.tables.labels import load_labels, parse_codebook, term_label
-from sustain.tables.model_columns import diagnostic_problems, format_number, significance_stars
+from sustain.tables.model_columns import format_number, significance_stars
 
 # Printed cells are rounded to 3 decimals, so a recomputed number agrees to half a unit of
 # the last printed digit.
@@ -138,8 +139,8 @@ def test_number_formatting():
 
 
 def test_diagnostic_thresholds():
-    assert diagnostic_problems({"rhat_max": 1.01, "ess_bulk_min": 400, "divergences": 0}) == ()
-    failed = diagnostic_problems({"rhat_max": 1.02, "ess_bulk_min": 399, "divergences": 1})
+    assert headline_problems({"rhat_max": 1.01, "ess_bulk_min": 400, "divergences": 0}) == ()
+    failed = headline_problems({"rhat_max": 1.02, "ess_bulk_min": 399, "divergences": 1})
     assert len(failed) == 3 and "1 divergent transition" in failed[2]
 
 

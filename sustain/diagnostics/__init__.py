@@ -13,10 +13,10 @@ from sustain.diagnostics.compare import Comparison, ParetoKWarning, WAICWarning,
 from sustain.diagnostics.plots import (
     energy_plot,
     posterior_forest_plot,
-    ppc_plot,
     save_diagnostic_plots,
     trace_plot,
 )
+from sustain.diagnostics.ppc import ppc_plot
 from sustain.diagnostics.report import Diagnosis, Thresholds, diagnose
 
 __all__ = [

@@ -174,21 +174,6 @@ def group(idata: xr.DataTree, name: str) -> xr.Dataset | None:
     return None if node is None else node.to_dataset()
 
 
-def choice(name: str, value: object, alias: object) -> str:
-    """Check an option value against its ``Literal`` alias, raising :class:`SpecError`.
-
-    Examples
-    --------
-    >>> from sustain.options import EssScale, check_choice
-    >>> choice("ess_scale", "chains", EssScale)
-    'chains'
-    """
-    try:
-        return check_choice(name, value, alias)
-    except ValueError as exc:
-        raise SpecError(str(exc)) from None
-
-
 def posterior_names(posterior: xr.Dataset, var_names: Sequence[str] | None = None) -> list[str]:
     """Choose the posterior variables to check.
 
@@ -389,7 +374,7 @@ def ess_threshold(ess_min: float, scale: EssScale, n_chains: int, n_draws: int) 
         return float(ess_min) * n_chains / REFERENCE_CHAINS
     if scale == "draws":
         return float(ess_min) * n_chains * n_draws / (REFERENCE_CHAINS * REFERENCE_DRAWS)
-    choice("ess_scale", scale, EssScale)
+    check_choice("ess_scale", scale, EssScale)
     return float(ess_min)
 
 

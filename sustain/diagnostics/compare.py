@@ -23,15 +23,15 @@ import pandas as pd
 
 from sustain._atomic import write_text
 from sustain._typing import PathLikeStr
-from sustain.diagnostics.checks import choice, to_inference_data
+from sustain.diagnostics.checks import to_inference_data
 from sustain.errors import SpecError
-from sustain.options import InformationCriterion, WeightMethod
+from sustain.options import InformationCriterion, WeightMethod, check_choice
 from sustain.results import Summary, SummaryMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from sustain.diagnostics.plots import ImageFormat
+    from sustain.figures.style import ImageFormat
 
 PARETO_COLUMNS = ["n_obs", "good", "ok", "bad", "very_bad", "max_k", "n_above_threshold"]
 # Columns of the comparison tables, first the ones sustain has always had, then ArviZ 1's extras.
@@ -177,7 +177,7 @@ class Comparison(SummaryMixin):
         """
         import arviz as az
 
-        from sustain.diagnostics.plots import figure_of, finish_figure, house_style
+        from sustain.diagnostics.plotting import figure_of, finish_figure, house_style
 
         table = self.table.rename(columns={f"elpd_{self.ic}": "elpd"})
         with house_style():
@@ -268,8 +268,8 @@ def compare(
     >>> c.best, c.table.columns[:3].tolist()
     ('nc', ['rank', 'elpd_loo', 'p_loo'])
     """
-    choice("ic", ic, InformationCriterion)
-    choice("method", method, WeightMethod)
+    check_choice("ic", ic, InformationCriterion)
+    check_choice("method", method, WeightMethod)
     if not k_threshold > 0:
         raise SpecError(f"k_threshold must be positive, got {k_threshold!r}")
     labels, results = _named_models(models, names)

@@ -21,12 +21,13 @@ import pandas as pd
 from sustain._atomic import write_text
 from sustain._typing import PathLikeStr
 from sustain.diagnostics import checks as ck
+from sustain.diagnostics.headline import ESS_BULK_MIN, RHAT_MAX
 from sustain.errors import SpecError
-from sustain.options import EssScale
+from sustain.options import EssScale, check_choice
 from sustain.results import Summary, SummaryMixin
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sustain.diagnostics.plots import ImageFormat
+    from sustain.figures.style import ImageFormat
 
 CHECK_COLUMNS = ["name", "value", "threshold", "rule", "passed", "message", "advice"]
 # how each check's value is printed in the summary table
@@ -72,10 +73,10 @@ class Thresholds:
     1.01
     """
 
-    rhat_max: float = 1.01
-    ess_min: float = 400.0
+    rhat_max: float = RHAT_MAX
+    ess_min: float = ESS_BULK_MIN
     ess_scale: EssScale = "none"
-    ess_applied: float = 400.0
+    ess_applied: float = ESS_BULK_MIN
     mcse_max: float = 0.1
     max_divergences: int = 0
     treedepth_max_fraction: float = 0.01
@@ -376,7 +377,7 @@ def _thresholds(
     max_treedepth: int,
     ebfmi_min: float,
 ) -> Thresholds:
-    ck.choice("ess_scale", ess_scale, EssScale)
+    check_choice("ess_scale", ess_scale, EssScale)
     positive = {"rhat_max": rhat_max, "ess_min": ess_min, "mcse_max": mcse_max}
     positive |= {"max_treedepth": max_treedepth}
     non_negative = {"max_divergences": max_divergences, "ebfmi_min": ebfmi_min}

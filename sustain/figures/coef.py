@@ -18,9 +18,9 @@ from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
 from sustain.figures.style import ImageFormat, figure_style, finish, series_style
 from sustain.options import IntervalKind
-from sustain.tables.labels import LabelSource, load_labels, term_label
-from sustain.tables.language import Language, check_language, translate
-from sustain.tables.model_columns import exp_name, is_variance_term
+from sustain.presentation.labels import LabelSource, load_labels, term_label
+from sustain.presentation.language import Language, check_language, translate
+from sustain.presentation.terms import exp_name, is_variance_term
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure

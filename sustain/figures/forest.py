@@ -15,18 +15,18 @@ import numpy as np
 import pandas as pd
 
 from sustain._typing import PathLikeStr
+from sustain.diagnostics.headline import (
+    ESS_BULK_MIN,
+    RHAT_MAX,
+    headline_problems,
+    headline_stats,
+)
 from sustain.errors import SpecError
 from sustain.figures.coef import DODGE, as_results, legend_names, top_legend
 from sustain.figures.style import ImageFormat, figure_style, finish, series_style
 from sustain.options import IntervalKind
-from sustain.tables.labels import LabelSource, load_labels, term_label
-from sustain.tables.language import Language, check_language
-from sustain.tables.model_columns import (
-    ESS_BULK_MIN,
-    RHAT_MAX,
-    bayesian_stats,
-    diagnostic_problems,
-)
+from sustain.presentation.labels import LabelSource, load_labels, term_label
+from sustain.presentation.language import Language, check_language
 
 FAILED_NOTE = (
     f"† failed convergence checks: R-hat > {RHAT_MAX:g}, bulk ESS < {ESS_BULK_MIN:.0f} "
@@ -62,7 +62,7 @@ def forest_frame(result: Any, alpha: float, inner: float, interval: IntervalKind
 
 def model_problems(result: Any, alpha: float, interval: IntervalKind) -> tuple[str, ...]:
     """Failed convergence checks of a whole model (the rule regression tables use)."""
-    return diagnostic_problems(bayesian_stats(result, result.tidy(alpha, kind=interval)))
+    return headline_problems(headline_stats(result, result.tidy(alpha, kind=interval)))
 
 
 def _draw(ax: Any, frames: list[pd.DataFrame], names: list[str], terms: list[str]) -> None:

@@ -22,8 +22,8 @@ from sustain.figures.style import (
     group_label,
     series_style,
 )
-from sustain.tables.labels import LabelSource, load_labels, term_label
-from sustain.tables.language import Language, check_language, translate
+from sustain.presentation.labels import LabelSource, load_labels, term_label
+from sustain.presentation.language import Language, check_language, translate
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure

@@ -42,8 +42,8 @@ from sustain.figures.style import (
 )
 from sustain.formula import design, design_for, parse_formula, variables
 from sustain.options import IntervalKind
-from sustain.tables.labels import LabelSource, load_labels
-from sustain.tables.language import Language, check_language
+from sustain.presentation.labels import LabelSource, load_labels
+from sustain.presentation.language import Language, check_language
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from sustain._atomic import atomic_path
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
-from sustain.tables.labels import term_label
-from sustain.tables.language import CODES_ZH, translate
+from sustain.presentation.labels import term_label
+from sustain.presentation.language import CODES_ZH, translate
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -72,6 +72,18 @@ STYLE: dict[str, Any] = {
     "lines.linewidth": 1.4,
     "pdf.fonttype": 42,  # embed TrueType fonts: text stays editable in the PDF
 }
+#: What diagnostic figures change in :data:`STYLE`: ArviZ draws their grids, legends and line
+#: widths, and their titles sit over several panels; PNGs at 150 dpi keep large trace grids small.
+DIAGNOSTIC_STYLE: dict[str, Any] = {
+    "savefig.dpi": 150,
+    "figure.titlesize": 12,
+    "figure.titleweight": "bold",
+    "legend.frameon": True,
+    "axes.grid": False,
+    "axes.axisbelow": "line",
+    "lines.linewidth": 1.5,
+}
+StylePurpose: TypeAlias = Literal["figure", "diagnostic"]
 # Axis labels with units for the panel's measures; other variables use their table label.
 AXIS_LABELS: dict[str, str] = {
     "hhi": "Funding concentration (HHI, 0–1)",
@@ -164,28 +176,40 @@ def axis_label(variable: str, labels: Mapping[str, str], language: str = "en") -
     return f"{label} (0–1)" if variable.startswith("share_") else label
 
 
-def style_for(language: str = "en") -> dict[str, Any]:
+def style_for(language: str = "en", purpose: StylePurpose = "figure") -> dict[str, Any]:
     """The rc parameters of sustain's figures: :data:`STYLE` with the fonts of ``language``.
 
     An installed CJK font is always in the font list, after the Latin one, so that Chinese
     district names in an English figure are drawn, not shown as empty boxes; for Chinese
-    figures it comes first.
+    figures it comes first. ``purpose="diagnostic"`` applies :data:`DIAGNOSTIC_STYLE` on top
+    (the posterior diagnostics' plots).
 
     Examples
     --------
     >>> style_for("en")["font.family"][0]
     'DejaVu Sans'
+    >>> style_for(purpose="diagnostic")["savefig.dpi"]
+    150
     """
     cjk = cjk_font()
     fonts = ["DejaVu Sans"]
     if cjk is not None:
         fonts = [cjk, *fonts] if language == "zh" else [*fonts, cjk]
-    return {**STYLE, "font.family": fonts, "axes.unicode_minus": cjk is None or language != "zh"}
+    extra = DIAGNOSTIC_STYLE if purpose == "diagnostic" else {}
+    return {
+        **STYLE,
+        **extra,
+        "font.family": fonts,
+        "axes.unicode_minus": cjk is None or language != "zh",
+    }
 
 
 @contextlib.contextmanager
-def figure_style(language: str = "en") -> Iterator[None]:
+def figure_style(language: str = "en", purpose: StylePurpose = "figure") -> Iterator[None]:
     """Apply sustain's figure style (fonts of ``language``) inside the block.
+
+    The one style of every sustain figure: tables' companion figures use it as it is, the
+    posterior diagnostics with ``purpose="diagnostic"`` (see :func:`style_for`).
 
     Raises
     ------
@@ -204,7 +228,7 @@ def figure_style(language: str = "en") -> Iterator[None]:
 
     if language == "zh" and cjk_font() is None:
         raise SpecError(_NO_CJK_FONT)
-    with plt.rc_context(style_for(language)):  # type: ignore[arg-type]
+    with plt.rc_context(style_for(language, purpose)):  # type: ignore[arg-type]
         yield
 
 

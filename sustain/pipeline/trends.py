@@ -15,8 +15,8 @@ import pandas as pd
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
 from sustain.figures.style import axis_label, figure_style, finish, group_label, series_style
-from sustain.tables.labels import LabelSource, load_labels, term_label
-from sustain.tables.language import Language, check_language
+from sustain.presentation.labels import LabelSource, load_labels, term_label
+from sustain.presentation.language import Language, check_language
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure

@@ -12,8 +12,8 @@ Examples
 
 from __future__ import annotations
 
+from sustain.presentation.labels import load_labels
 from sustain.tables.describe import correlation_table, describe
-from sustain.tables.labels import load_labels
 from sustain.tables.regression import regression_table
 
 __all__ = ["correlation_table", "describe", "load_labels", "regression_table"]

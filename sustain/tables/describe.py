@@ -19,11 +19,12 @@ from scipy import stats as sps
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
 from sustain.options import TableFormat
-from sustain.tables.labels import LabelSource, load_labels, term_label
-from sustain.tables.language import Language, check_language, translate_table
+from sustain.presentation.labels import LabelSource, load_labels, term_label
+from sustain.presentation.language import Language, check_language
 from sustain.tables.model_columns import format_number, significance_stars
 from sustain.tables.output import RenderOptions, render
 from sustain.tables.table import Cell, HeaderRow, Row, Section, Table
+from sustain.tables.translate import translate_table
 
 DESCRIBE_COLUMNS = ["n", "mean", "sd", "min", "max", "missing_pct"]
 _DESCRIBE_HEADER = ("N", "Mean", "SD", "Min", "Max", "Missing (%)")

@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sustain.options import CONTRACT_TYPES, TIERS
-from sustain.tables.labels import term_label
-from sustain.tables.model_columns import ModelColumn, is_variance_term
+from sustain.presentation.labels import term_label
+from sustain.presentation.terms import is_variance_term
+from sustain.tables.model_columns import ModelColumn
 from sustain.tables.table import Cell, HeaderRow, Row, Section
 
 DEFAULT_BLOCKS: dict[str, tuple[str, ...]] = {

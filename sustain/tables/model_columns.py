@@ -7,13 +7,12 @@ threshold has no meaning for a posterior. Hazard and odds ratios are exponentiat
 log scale, intervals included (computed on the log scale, then exponentiated).
 
 The numbers are computed by pure functions (:func:`significance_stars`, :func:`format_number`,
-:func:`frequentist_cells`, :func:`bayesian_cells`, :func:`diagnostic_problems`);
+:func:`frequentist_cells`, :func:`bayesian_cells`, :func:`sustain.diagnostics.headline.headline_problems`);
 :func:`build_column` only reads the result through the protocol of :mod:`sustain.results`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,17 +20,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from sustain.diagnostics.headline import headline_problems, headline_stats
 from sustain.options import IntervalKind
+from sustain.presentation.terms import duration_form, exp_name, is_variance_term
 from sustain.tables.table import Cell
 
 Statistic = Literal["se", "t", "ci"]
 
 # Convergence thresholds of Vehtari et al. (2021), the ones sustain.diagnose uses by default.
-RHAT_MAX = 1.01
-ESS_BULK_MIN = 400.0
-DIVERGENCE_KEYS = ("divergences", "n_divergences", "n_divergent", "divergent")
-_VARIANCE_PREFIXES = ("sd(", "cor(", "sd_", "cor_")
-_VARIANCE_NAMES = frozenset({"sigma", "nu", "phi", "alpha_nb"})
 
 
 @dataclass(frozen=True)
@@ -108,35 +104,6 @@ class ModelColumn:
     problems: tuple[str, ...] = ()
     z_statistic: bool = False
     duration: str = ""
-
-
-def is_variance_term(term: str) -> bool:
-    """Whether a term is a scale or group-level parameter rather than a coefficient.
-
-    Examples
-    --------
-    >>> is_variance_term("sd(1|district)"), is_variance_term("sigma"), is_variance_term("hhi")
-    (True, True, False)
-    """
-    return term in _VARIANCE_NAMES or term.startswith(_VARIANCE_PREFIXES)
-
-
-def exp_name(info: Any) -> str | None:
-    """Name of the exponentiated coefficient of a model (``"HR"``, ``"OR"``), or ``None``.
-
-    Examples
-    --------
-    >>> from sustain.results import ModelInfo
-    >>> exp_name(ModelInfo("Hazard", "hazard", "exit", "exit ~ hhi", 10, link="cloglog"))
-    'HR'
-    """
-    if info.exp_name:
-        return str(info.exp_name)
-    if info.estimator == "cox" or info.link == "cloglog":
-        return "HR"
-    if info.link == "logit":
-        return "OR"
-    return None
 
 
 def significance_stars(p: float, thresholds: Sequence[float]) -> str:
@@ -234,51 +201,6 @@ def bayesian_cells(tidy: pd.DataFrame, digits: int) -> dict[str, tuple[Cell, Cel
     }
 
 
-def diagnostic_problems(stats: Mapping[str, float]) -> tuple[str, ...]:
-    """Failed convergence checks among ``rhat_max``, ``ess_bulk_min`` and ``divergences``.
-
-    Thresholds: R-hat above 1.01, bulk ESS below 400, any divergent transition.
-
-    Examples
-    --------
-    >>> diagnostic_problems({"rhat_max": 1.05, "ess_bulk_min": 900, "divergences": 0})
-    ('max R-hat 1.050 > 1.01',)
-    """
-    problems = []
-    rhat = stats.get("rhat_max", math.nan)
-    ess = stats.get("ess_bulk_min", math.nan)
-    div = stats.get("divergences", 0)
-    if np.isfinite(rhat) and rhat > RHAT_MAX:
-        problems.append(f"max R-hat {rhat:.3f} > {RHAT_MAX:g}")
-    if np.isfinite(ess) and ess < ESS_BULK_MIN:
-        problems.append(f"min bulk ESS {ess:.0f} < {ESS_BULK_MIN:.0f}")
-    if np.isfinite(div) and div > 0:
-        problems.append(f"{div:.0f} divergent transition{'s' if div != 1 else ''}")
-    return tuple(problems)
-
-
-def bayesian_stats(result: Any, tidy: pd.DataFrame) -> dict[str, float]:
-    """Fit statistics of a Bayesian result with its convergence diagnostics filled in.
-
-    ``rhat_max`` and ``ess_bulk_min`` come from ``info.stats`` when the fitter recorded them,
-    otherwise from the R-hat and bulk ESS columns of ``tidy`` (over the reported terms);
-    divergences from ``info.stats`` or the ``diverging`` sample statistic.
-    """
-    stats = {str(k): float(v) for k, v in result.info.stats.items() if _is_number(v)}
-    for key in DIVERGENCE_KEYS[1:]:
-        if key in stats and "divergences" not in stats:
-            stats["divergences"] = stats.pop(key)
-    if "rhat_max" not in stats and "rhat" in tidy:
-        stats["rhat_max"] = float(np.nanmax(tidy["rhat"].to_numpy(dtype=float)))
-    if "ess_bulk_min" not in stats and "ess_bulk" in tidy:
-        stats["ess_bulk_min"] = float(np.nanmin(tidy["ess_bulk"].to_numpy(dtype=float)))
-    if "divergences" not in stats:
-        sample_stats = getattr(result.idata, "sample_stats", None)
-        if sample_stats is not None and "diverging" in sample_stats:
-            stats["divergences"] = float(np.asarray(sample_stats["diverging"]).sum())
-    return stats
-
-
 def _diagnose_problems(result: Any) -> tuple[str, ...]:
     """Verdict of ``sustain.diagnose`` for fits whose statistics lack convergence numbers.
 
@@ -294,10 +216,6 @@ def _diagnose_problems(result: Any) -> tuple[str, ...]:
         return ()
     verdict = diagnose(result)
     return () if verdict.ok else (f"sustain.diagnose failed: {', '.join(verdict.failed)}",)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def build_column(result: Any, options: ColumnOptions, exponentiate: bool) -> ModelColumn:
@@ -330,12 +248,12 @@ def build_column(result: Any, options: ColumnOptions, exponentiate: bool) -> Mod
                 tidy, result.tidy(options.alpha, True, options.interval)
             )
         cells = bayesian_cells(tidy, options.digits)
-        stats = bayesian_stats(result, tidy)
-        problems = diagnostic_problems(stats) + _diagnose_problems(result)
+        stats = headline_stats(result, tidy)
+        problems = headline_problems(stats) + _diagnose_problems(result)
     else:
         tidy = result.tidy(options.alpha, exponentiate=exponentiate)
         cells = frequentist_cells(tidy, options, exponentiated=exponentiate)
-        stats = {str(k): float(v) for k, v in info.stats.items() if _is_number(v)}
+        stats = {str(k): float(v) for k, v in info.stats.items() if _numeric(v)}
         problems = ()
     hidden = () if options.show_duration else tuple(getattr(result, "duration_terms", ()))
     if exponentiate:  # exp(intercept) is a baseline rate, not a ratio: left out like Stata's eform
@@ -361,19 +279,6 @@ def build_column(result: Any, options: ColumnOptions, exponentiate: bool) -> Mod
     )
 
 
-def duration_form(terms: Sequence[str]) -> str:
-    """``"Spline"`` for B-spline duration terms (``age[bs1]``), ``"Dummies"`` for bands.
-
-    Examples
-    --------
-    >>> duration_form(["age[1]", "age[2-4]"]), duration_form(["age[bs1]"]), duration_form([])
-    ('Dummies', 'Spline', '')
-    """
-    if not terms:
-        return ""
-    return "Spline" if any("[bs" in t for t in terms) else "Dummies"
-
-
 def _exponentiate_coefficients(plain: pd.DataFrame, exp: pd.DataFrame) -> pd.DataFrame:
     """Exponentiated rows for coefficients, plain rows for scale and group-level terms."""
     keep_plain = plain["term"].map(is_variance_term).to_numpy()
@@ -381,3 +286,7 @@ def _exponentiate_coefficients(plain: pd.DataFrame, exp: pd.DataFrame) -> pd.Dat
     cols = ["estimate", "conf_low", "conf_high"]
     out.loc[keep_plain, cols] = plain.loc[keep_plain, cols].to_numpy()
     return out
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)

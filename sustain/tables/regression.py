@@ -22,10 +22,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sustain._typing import PathLikeStr
+from sustain.diagnostics.headline import ESS_BULK_MIN, RHAT_MAX, RULE_TEXT
 from sustain.errors import SpecError
 from sustain.options import IntervalKind, TableFormat
-from sustain.tables.labels import LabelSource, load_labels, term_label
-from sustain.tables.language import Language, check_language, translate_table
+from sustain.presentation.labels import LabelSource, load_labels, term_label
+from sustain.presentation.language import Language, check_language
+from sustain.presentation.terms import exp_name
 from sustain.tables.layout import (
     DEFAULT_STATS,
     LayoutOptions,
@@ -33,9 +35,10 @@ from sustain.tables.layout import (
     header_rows,
     stat_section,
 )
-from sustain.tables.model_columns import ColumnOptions, ModelColumn, build_column, exp_name
+from sustain.tables.model_columns import ColumnOptions, ModelColumn, build_column
 from sustain.tables.output import RenderOptions, check_format, render
 from sustain.tables.table import Table
+from sustain.tables.translate import translate_table
 
 _STATISTICS = ("se", "t", "ci")
 _INTERVALS = ("eti", "hdi")
@@ -167,10 +170,7 @@ def table_notes(
         spelled = "; ".join(f"{s}: {names.get(s, 'exponentiated coefficient')}" for s in scales)
         notes.append(f"{spelled} (intervals exponentiated from the log scale).")
     if any(c.problems for c in columns):
-        notes.append(
-            "† Failed convergence diagnostics (R-hat > 1.01, bulk ESS < 400 or divergent "
-            "transitions): interpret with caution."
-        )
+        notes.append(f"† Failed convergence diagnostics ({RULE_TEXT}): interpret with caution.")
     return notes
 
 
@@ -217,7 +217,8 @@ def _notes_zh(
         notes.append(f"{spelled}（区间由对数尺度取指数得到）。")
     if any(c.problems for c in columns):
         notes.append(
-            "† 未通过收敛诊断（R-hat > 1.01、bulk ESS < 400 或存在发散转移），请谨慎解读。"
+            f"† 未通过收敛诊断（R-hat > {RHAT_MAX:g}、bulk ESS < {ESS_BULK_MIN:.0f} 或存在发散转移），"
+            "请谨慎解读。"
         )
     return notes
 

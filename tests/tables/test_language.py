@@ -14,7 +14,7 @@ import pytest
 import sustain
 from sustain.figures.style import cjk_font, has_cjk
 from sustain.pipeline.trends import trend_plot
-from sustain.tables.labels import DEFAULT_LABELS, load_labels
+from sustain.presentation.labels import DEFAULT_LABELS, load_labels
 
 DISTRICTS = ("越秀区", "海珠区", "荔湾区", "天河区", "白云区", "黄埔区", "番禺区", "花都区",
              "南沙区", "从化区", "增城区")  # fmt: skip

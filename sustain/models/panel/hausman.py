@@ -9,14 +9,14 @@ import pandas as pd
 from scipy import stats
 
 from sustain.errors import FitError, SpecError
-from sustain.results import FrequentistResults, Summary, SummaryMixin
+from sustain.results import FrequentistResults, SaveMixin, Summary, SummaryMixin
 
 # relative eigenvalue below which V_FE - V_RE is treated as singular in the Hausman test
 HAUSMAN_EIGEN_TOLERANCE = 1e-10
 
 
 @dataclass(frozen=True)
-class HausmanResult(SummaryMixin):
+class HausmanResult(SaveMixin, SummaryMixin):
     """Hausman test of a within (consistent) against a random-effects (efficient) fit.
 
     Attributes

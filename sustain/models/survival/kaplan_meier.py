@@ -18,7 +18,7 @@ from sustain._typing import BoolArray, FloatArray
 from sustain.errors import SpecError
 from sustain.models.survival.spells import as_columns, event_indicator, to_spells
 from sustain.options import SurvivalConfType, TimeScale, choices
-from sustain.results import Summary, SummaryMixin
+from sustain.results import SaveMixin, Summary, SummaryMixin
 
 CONF_TYPES: tuple[str, ...] = choices(SurvivalConfType)
 TABLE_COLUMNS = ["group", "time", "at_risk", "events", "survival", "std_error", "lower", "upper"]
@@ -139,7 +139,7 @@ def survival_quantile(time: FloatArray, survival: FloatArray, prob: float = 0.5)
 
 
 @dataclass(frozen=True, eq=False)
-class KaplanMeierResults(SummaryMixin):
+class KaplanMeierResults(SaveMixin, SummaryMixin):
     """Kaplan-Meier curves by group.
 
     Attributes
