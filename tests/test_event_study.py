@@ -207,3 +207,13 @@ def test_regression_table_has_event_time_rows_in_order(cs, mpdta):
     rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| event")]
     assert rows == [f"event: {e}" for e in (-4, -3, -2, -1, 0, 1, 2, 3)]
     assert text.index("event: 3") < text.index("| ATT")
+
+
+def test_saved_event_studies_keep_their_tables(cs, tmp_path):
+    back = sustain.load_result(cs.save(tmp_path / "es.nc"))
+    pd.testing.assert_frame_equal(back.event, cs.event)
+    pd.testing.assert_frame_equal(back.group_time, cs.group_time)
+    pd.testing.assert_series_equal(back.att, cs.att)
+    assert back.info == cs.info and back.params.equals(cs.params)
+    with pytest.raises(SpecError, match="fit it again"):
+        back.aggregate("group")

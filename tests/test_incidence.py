@@ -130,3 +130,10 @@ def test_cif_plot_draws_panels_and_stacks(tmp_path):
     assert stacked.axes[0].get_ylabel() == "已退出机构比例"
     with pytest.raises(SpecError):
         sustain.cif_plot(ci, layout="stacked", group="nobody")
+
+
+def test_saved_curves_load_back(tmp_path):
+    ci = sustain.cumulative_incidence(SPELLS, cause="exit_reason", start="start", stop="stop")
+    back = sustain.load_result(ci.save(tmp_path / "ci.nc"))
+    pd.testing.assert_frame_equal(back.table, ci.table)
+    assert back.causes == ci.causes

@@ -8,15 +8,31 @@ column of a simulation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sustain._typing import FloatArray, IntArray
+from sustain.errors import SpecError
+
+if TYPE_CHECKING:  # pragma: no cover - simulate imports this module
+    from sustain.data.simulate import Truth
 
 #: Closure year of an agency that survives the window.
 NOT_CLOSED = np.iinfo(np.int64).max
+#: Reasons of exit given that an agency exits: a multinomial logit against the reference reason
+#: ``closed`` (coefficients on the exit year's measures). Concentrated funding makes merging
+#: less likely and losing every contract more likely than plain closure.
+REFERENCE_REASON = "closed"
+DEFAULT_REASONS: dict[str, dict[str, float]] = {
+    "merged": {"Intercept": 1.5, "hhi": -2.5},
+    "lost_contracts": {"Intercept": -1.5, "hhi": 2.0},
+    "deregistered": {"Intercept": -1.0},
+}
 
 
 def draw_reasons(
@@ -82,4 +98,98 @@ def linear(coefs: Mapping[str, float], covariates: pd.DataFrame) -> FloatArray:
     for name, beta in coefs.items():
         if name != "Intercept":
             out = out + beta * covariates[name].to_numpy(dtype=np.float64)
+    return out
+
+
+def cause_eta(
+    truth: Truth,
+    cause: str,
+    covariates: pd.DataFrame,
+    effects: Mapping[str, FloatArray],
+    district: IntArray,
+    agency: IntArray,
+) -> FloatArray:
+    """Linear predictor of one competing cause of exit (multinomial logit against staying).
+
+    The cause's own coefficients plus the shared age effect, district effect and association.
+
+    Examples
+    --------
+    >>> t = Truth({"Intercept": 0.0}, {}, 1.0, 1.0, 1.0, age_amplitude=0.0,
+    ...           causes={"merged": {"Intercept": -4.0, "hhi": 2.0}})
+    >>> eff = {"agency": np.zeros(1), "district_hazard": np.zeros(1)}
+    >>> cause_eta(t, "merged", pd.DataFrame({"age": [2], "hhi": [0.5]}), eff,
+    ...           np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    array([-3.])
+    """
+    return (
+        linear(truth.causes[cause], covariates)
+        + truth.age_effect(covariates["age"].to_numpy())
+        + effects["district_hazard"][district]
+        + truth.association * effects["agency"][agency]
+    )
+
+
+def with_reasons(
+    truth: Truth,
+    reason_coefs: Mapping[str, Mapping[str, float]] | None,
+    cause_coefs: Mapping[str, Mapping[str, float]] | None,
+    allowed: Sequence[str],
+) -> Truth:
+    """The truth with its exit reasons (given exit) or competing causes filled in."""
+    if cause_coefs is not None:
+        if not cause_coefs:
+            raise SpecError("cause_coefs needs at least one cause")
+        causes = _cause_table("cause_coefs", cause_coefs, True, allowed)
+        return dataclasses.replace(truth, hazard={}, link="mlogit", causes=causes)
+    given = DEFAULT_REASONS if reason_coefs is None else reason_coefs
+    if REFERENCE_REASON in given:
+        raise SpecError(
+            f"reason_coefs: {REFERENCE_REASON!r} is the reference reason (its coefficients are 0)"
+        )
+    return dataclasses.replace(truth, reasons=_cause_table("reason_coefs", given, False, allowed))
+
+
+def _cause_table(
+    name: str,
+    given: Mapping[str, Mapping[str, float]],
+    require_intercept: bool,
+    allowed: Sequence[str],
+) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for cause, coefs in given.items():
+        if not isinstance(cause, str) or not cause.strip():
+            raise SpecError(f"{name}: causes must be non-empty names, got {cause!r}")
+        if require_intercept and "Intercept" not in coefs:
+            raise SpecError(f"{name}[{cause!r}] needs an 'Intercept' (the cause's base rate)")
+        table = coefficients(f"{name}[{cause!r}]", coefs, {"Intercept": 0.0}, allowed)
+        out[cause] = table
+    return out
+
+
+def coefficients(
+    name: str,
+    given: Mapping[str, float] | None,
+    default: Mapping[str, float],
+    allowed: Sequence[str],
+) -> dict[str, float]:
+    """Coefficients keyed by ``Intercept`` and names in ``allowed``, checked and completed.
+
+    Examples
+    --------
+    >>> coefficients("c", {"hhi": 1.0}, {"Intercept": -3.0}, ["hhi"])
+    {'Intercept': -3.0, 'hhi': 1.0}
+    """
+    if given is None:
+        return dict(default)
+    unknown = sorted(set(given) - {"Intercept", *allowed})
+    if unknown:
+        raise SpecError(
+            f"{name} names unknown column(s) {unknown}; allowed: Intercept, {', '.join(allowed)}"
+        )
+    out = {"Intercept": float(default["Intercept"])}
+    for key, value in given.items():
+        if not math.isfinite(float(value)):
+            raise SpecError(f"{name}[{key!r}] must be finite, got {value!r}")
+        out[key] = float(value)
     return out

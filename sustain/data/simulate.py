@@ -10,7 +10,6 @@ world itself (districts, street offices, funders, contracts) lives in
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,9 @@ import pandas as pd
 from sustain._typing import FloatArray, IntArray
 from sustain.data import _exits as exits
 from sustain.data import _world as world
+from sustain.data._exits import DEFAULT_REASONS as DEFAULT_REASONS
+from sustain.data._exits import REFERENCE_REASON as REFERENCE_REASON
+from sustain.data._exits import cause_eta as cause_eta
 from sustain.data.dataset import Dataset
 from sustain.data.measures import MEASURE_COLUMNS, agency_year_measures
 from sustain.errors import SpecError
@@ -38,15 +40,6 @@ DEFAULT_HAZARD: dict[str, float] = {
     "hhi": 1.5,
     "gov_share": 1.5,
     "log_revenue": -0.5,
-}
-#: Reasons of exit given that an agency exits: a multinomial logit against the reference reason
-#: ``closed`` (coefficients on the exit year's measures). Concentrated funding makes merging
-#: less likely and losing every contract more likely than plain closure.
-REFERENCE_REASON = "closed"
-DEFAULT_REASONS: dict[str, dict[str, float]] = {
-    "merged": {"Intercept": 1.5, "hhi": -2.5},
-    "lost_contracts": {"Intercept": -1.5, "hhi": 2.0},
-    "deregistered": {"Intercept": -1.0},
 }
 UNSCORED_SHARE = 0.06  # share of contract-years without an evaluation score
 # Columns a coefficient may refer to: the numeric funding measures and age.
@@ -273,9 +266,8 @@ def simulate(
     truth = _make_truth(
         quality_coefs, hazard_coefs, sd_agency, sd_district, sigma, sd_contract, association
     )
-    truth = _with_reasons(truth, reason_coefs, cause_coefs)
-    # the first five streams are those of the data before exit reasons existed: the sixth,
-    # for the reasons, leaves every other column as it was
+    truth = exits.with_reasons(truth, reason_coefs, cause_coefs, COVARIATES)
+    # streams 0-4 as before exit reasons existed; the reasons' own sixth changes nothing else
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     funders = world.build_funders()
     agencies = world.draw_agencies(rngs[0], n_agencies, first_year, founded)
@@ -290,7 +282,10 @@ def simulate(
     q = latent_quality(truth, covariates, effects, agencies.district[agency], agency)
     district = agencies.district[agency]
     if truth.causes:
-        etas = {k: cause_eta(truth, k, covariates, effects, district, agency) for k in truth.causes}
+        etas = {
+            k: exits.cause_eta(truth, k, covariates, effects, district, agency)
+            for k in truth.causes
+        }
         closed, reason, hazards = exits.draw_causes(rngs[4], etas, agency, year, n_agencies)
         exit_columns = {
             **{f"eta_{k}": v for k, v in etas.items()},
@@ -387,35 +382,6 @@ def hazard_eta(
     )
 
 
-def cause_eta(
-    truth: Truth,
-    cause: str,
-    covariates: pd.DataFrame,
-    effects: Mapping[str, FloatArray],
-    district: IntArray,
-    agency: IntArray,
-) -> FloatArray:
-    """Linear predictor of one competing cause of exit (multinomial logit against staying).
-
-    The cause's own coefficients plus the shared age effect, district effect and association.
-
-    Examples
-    --------
-    >>> t = Truth({"Intercept": 0.0}, {}, 1.0, 1.0, 1.0, age_amplitude=0.0,
-    ...           causes={"merged": {"Intercept": -4.0, "hhi": 2.0}})
-    >>> eff = {"agency": np.zeros(1), "district_hazard": np.zeros(1)}
-    >>> cause_eta(t, "merged", pd.DataFrame({"age": [2], "hhi": [0.5]}), eff,
-    ...           np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
-    array([-3.])
-    """
-    return (
-        exits.linear(truth.causes[cause], covariates)
-        + truth.age_effect(covariates["age"].to_numpy())
-        + effects["district_hazard"][district]
-        + truth.association * effects["agency"][agency]
-    )
-
-
 def _check_arguments(
     seed: int,
     n_agencies: int,
@@ -449,8 +415,8 @@ def _make_truth(
     sd_contract: float,
     association: float,
 ) -> Truth:
-    quality = _coefficients("quality_coefs", quality_coefs, DEFAULT_QUALITY)
-    hazard = _coefficients("hazard_coefs", hazard_coefs, DEFAULT_HAZARD)
+    quality = exits.coefficients("quality_coefs", quality_coefs, DEFAULT_QUALITY, COVARIATES)
+    hazard = exits.coefficients("hazard_coefs", hazard_coefs, DEFAULT_HAZARD, COVARIATES)
     scales = {"sd_agency": sd_agency, "sd_district": sd_district, "sigma": sigma}
     scales["sd_contract"] = sd_contract
     for name, value in scales.items():
@@ -467,56 +433,6 @@ def _make_truth(
         association=float(association),
         sd_contract=float(sd_contract),
     )
-
-
-def _with_reasons(
-    truth: Truth,
-    reason_coefs: Mapping[str, Mapping[str, float]] | None,
-    cause_coefs: Mapping[str, Mapping[str, float]] | None,
-) -> Truth:
-    if cause_coefs is not None:
-        if not cause_coefs:
-            raise SpecError("cause_coefs needs at least one cause")
-        causes = _cause_table("cause_coefs", cause_coefs, require_intercept=True)
-        return dataclasses.replace(truth, hazard={}, link="mlogit", causes=causes)
-    given = DEFAULT_REASONS if reason_coefs is None else reason_coefs
-    if REFERENCE_REASON in given:
-        raise SpecError(
-            f"reason_coefs: {REFERENCE_REASON!r} is the reference reason (its coefficients are 0)"
-        )
-    return dataclasses.replace(truth, reasons=_cause_table("reason_coefs", given, False))
-
-
-def _cause_table(
-    name: str, given: Mapping[str, Mapping[str, float]], require_intercept: bool
-) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    for cause, coefs in given.items():
-        if not isinstance(cause, str) or not cause.strip():
-            raise SpecError(f"{name}: causes must be non-empty names, got {cause!r}")
-        if require_intercept and "Intercept" not in coefs:
-            raise SpecError(f"{name}[{cause!r}] needs an 'Intercept' (the cause's base rate)")
-        table = _coefficients(f"{name}[{cause!r}]", coefs, {"Intercept": 0.0})
-        out[cause] = table
-    return out
-
-
-def _coefficients(
-    name: str, given: Mapping[str, float] | None, default: Mapping[str, float]
-) -> dict[str, float]:
-    if given is None:
-        return dict(default)
-    unknown = sorted(set(given) - {"Intercept", *COVARIATES})
-    if unknown:
-        raise SpecError(
-            f"{name} names unknown column(s) {unknown}; allowed: Intercept, {', '.join(COVARIATES)}"
-        )
-    out = {"Intercept": float(default["Intercept"])}
-    for key, value in given.items():
-        if not math.isfinite(float(value)):
-            raise SpecError(f"{name}[{key!r}] must be finite, got {value!r}")
-        out[key] = float(value)
-    return out
 
 
 def _agency_ids(n: int) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
 from sustain.figures.style import ImageFormat, figure_style, finish, series_style
-from sustain.tables.language import Language, check_language, translate
+from sustain.presentation.language import Language, check_language, translate
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure

@@ -16,7 +16,7 @@ import pandas as pd
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
 from sustain.figures.style import BAND_ALPHA, ImageFormat, figure_style, finish, series_style
-from sustain.tables.language import Language, check_language, translate
+from sustain.presentation.language import Language, check_language, translate
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure

@@ -87,22 +87,10 @@ def save_model(results: ResultsDir, name: str, result: Any) -> list[Path]:
     """
     from sustain.persistence import save_result
 
-    if hasattr(result, "group_time") and hasattr(result, "event"):  # an event study: tables
-        return _save_event_study(results, name, result)
     target = results.path("models", f"{name}.nc")
     save_result(result, target)
     summary = results.write_text("models", f"{name}.txt", f"{result.summary()}\n")
     return [target, summary]
-
-
-def _save_event_study(results: ResultsDir, name: str, result: Any) -> list[Path]:
-    """An event study's cohort-by-period and event-time tables and its summary."""
-    written = []
-    for part in ("group_time", "event"):
-        csv = getattr(result, part).to_csv(index=False, float_format="%.10g")
-        written.append(results.write_text("models", f"{name}_{part}.csv", csv))
-    written.append(results.write_text("models", f"{name}.txt", f"{result.summary()}\n"))
-    return written
 
 
 def save_diagnostics(

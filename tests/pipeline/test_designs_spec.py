@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 import sustain
 from sustain.pipeline import run_spec
 
@@ -62,8 +60,8 @@ def test_spec_runs_competing_risks_and_an_event_study(tmp_path: Path) -> None:
     out = tmp_path / "out"
     for name in (
         "models/competing.nc",
-        "models/tender_event.csv",
-        "models/tender_group_time.csv",
+        "models/tender.nc",
+        "models/tender.txt",
         "tables/table_designs.csv",
         "figures/fig_cif.png",
         "figures/fig_cif.csv",
@@ -74,5 +72,5 @@ def test_spec_runs_competing_risks_and_an_event_study(tmp_path: Path) -> None:
     assert "exit_reason = merged" in table and "event: 0" in table
     saved = sustain.load_result(out / "models" / "competing.nc")
     assert saved.causes == ("closed", "deregistered", "lost_contracts", "merged")
-    event = pd.read_csv(out / "models" / "tender_event.csv")
+    event = sustain.load_result(out / "models" / "tender.nc").event
     assert list(event["event_time"]) == [-3, -2, -1, 0, 1, 2, 3]

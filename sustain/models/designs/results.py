@@ -280,7 +280,12 @@ class EventStudyResults(Results):
         kind = check_choice("kind", kind, Aggregation)  # type: ignore[assignment]
         if isinstance(self.pieces, InfluencePieces):
             return aggregate_influence(self.pieces, kind, self.alpha, self.window)
-        if self.pieces is None or (self.estimator == "twfe" and kind in ("group", "calendar")):
+        if self.pieces is None:
+            raise SpecError(
+                "aggregate() needs the fitted arrays, which a saved and loaded event study does "
+                "not keep (it keeps .group_time, .event, .att and .pretrend): fit it again"
+            )
+        if self.estimator == "twfe" and kind in ("group", "calendar"):
             raise SpecError(f"the {self.estimator} event study has no {kind!r} aggregation")
         return aggregate_coefficients(self.pieces, kind, self.alpha, self.window)
 

@@ -311,18 +311,9 @@ def fit_hazard(
     ['closed:Intercept', 'closed:hhi']
     """
     _check_options(duration_form, spline_df, min_events)
-    if competing is not None:
-        if link not in (None, "logit"):
-            raise SpecError(
-                f"link={link!r}: the competing-risks model is a multinomial logit; "
-                "leave link unset or pass 'logit'"
-            )
-        from sustain.models.survival.competing import fit_competing
-
-        return fit_competing(
-            panel, formula, competing, duration, duration_form, spline_df, cluster, entity,
-            time, min_events,
-        )  # fmt: skip
+    if competing is not None:  # the multinomial logit of sustain.models.survival.competing
+        options = (duration, duration_form, spline_df, cluster, entity, time, min_events)
+        return _competing(panel, formula, link, competing, options)
     link_name = check_choice("link", "cloglog" if link is None else link, Link)
     parsed = parse_formula(formula)
     if parsed.group_terms:
@@ -375,6 +366,19 @@ def fit_hazard(
         duration_terms=tuple(terms),
         duration_bands=tuple(bands),
     )
+
+
+def _competing(
+    panel: pd.DataFrame, formula: str, link: str | None, competing: str, options: tuple[Any, ...]
+) -> CompetingHazardResults:
+    if link not in (None, "logit"):
+        raise SpecError(
+            f"link={link!r}: the competing-risks model is a multinomial logit; "
+            "leave link unset or pass 'logit'"
+        )
+    from sustain.models.survival.competing import fit_competing
+
+    return fit_competing(panel, formula, competing, *options)
 
 
 def _check_options(duration_form: str, spline_df: int, min_events: int) -> None:

@@ -31,7 +31,7 @@ from sustain.models.survival.competing import cause_outcomes
 from sustain.models.survival.kaplan_meier import confidence_band
 from sustain.models.survival.spells import as_columns, to_spells
 from sustain.options import IncidenceConfType, TimeScale, check_choice
-from sustain.results import Summary, SummaryMixin
+from sustain.results import SaveMixin, Summary, SummaryMixin
 
 TABLE_COLUMNS = ["cause", "group", "time", "estimate", "lower", "upper", "std_error", "at_risk"]
 
@@ -111,7 +111,7 @@ def aalen_johansen(
 
 
 @dataclass(frozen=True, eq=False)
-class CumulativeIncidenceResults(SummaryMixin):
+class CumulativeIncidenceResults(SaveMixin, SummaryMixin):
     """Cumulative incidence curves of competing causes, by group.
 
     Attributes
