@@ -43,6 +43,11 @@ _EXPORTS: dict[str, str] = {
     "fit_cox": "sustain.models.survival",
     "to_spells": "sustain.models.survival",
     "kaplan_meier": "sustain.models.survival",
+    "cumulative_incidence": "sustain.models.survival",
+    "gray_test": "sustain.models.survival",
+    # research designs
+    "fit_event_study": "sustain.models.designs",
+    "first_year": "sustain.models.designs",
     # Bayesian models
     "fit_bayes": "sustain.models.bayes",
     "fit_joint": "sustain.models.joint",
@@ -63,6 +68,8 @@ _EXPORTS: dict[str, str] = {
     "km_plot": "sustain.figures",
     "prediction_plot": "sustain.figures",
     "forest_plot": "sustain.figures",
+    "cif_plot": "sustain.figures",
+    "event_plot": "sustain.figures",
     # pipelines
     "run_spec": "sustain.pipeline",
     "multiverse": "sustain.multiverse",

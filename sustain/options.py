@@ -26,6 +26,12 @@ PpcKind: TypeAlias = Literal["kde", "cumulative", "scatter", "mean"]
 PredictiveGroup: TypeAlias = Literal["posterior", "prior"]
 DurationForm: TypeAlias = Literal["dummies", "spline"]
 SurvivalConfType: TypeAlias = Literal["log-log", "log", "plain"]
+IncidenceConfType: TypeAlias = Literal["log", "log-log", "plain"]
+EventStudyEstimator: TypeAlias = Literal["callaway_santanna", "sun_abraham", "twfe"]
+ControlGroup: TypeAlias = Literal["never_treated", "not_yet_treated"]
+BasePeriod: TypeAlias = Literal["varying", "universal"]
+EventStudyMethod: TypeAlias = Literal["reg", "dr"]
+Aggregation: TypeAlias = Literal["simple", "group", "dynamic", "calendar"]
 
 TIERS: tuple[str, ...] = ("municipal", "district", "subdistrict")
 CONTRACT_TYPES: tuple[str, ...] = (

@@ -163,6 +163,8 @@ def _tables_dataset(result: Any) -> Any:
         "fields": fields,
         "frame_fields": frame_meta,
     }
+    if isinstance(getattr(result, "info", None), ModelInfo):  # e.g. an event study
+        meta["info"] = info_to_dict(result.info)
     return xr.Dataset(variables, attrs={KIND_KEY: "tables", METADATA_KEY: json.dumps(meta)})
 
 
@@ -182,6 +184,8 @@ def _tables_from(ds: Any) -> Any:
     values = {k: _as_tuples(v) for k, v in meta.get("fields", {}).items()}
     for name, frame_meta in meta.get("frame_fields", {}).items():
         values[name] = _frames.decode(name, ds, frame_meta)
+    if "info" in meta:
+        values["info"] = info_from_dict(meta["info"])
     return cls(**values)
 
 

@@ -23,6 +23,7 @@ SCRIPTS = [
     "04_bayes_quality",
     "05_bayes_hazard",
     "06_tables",
+    "07_designs",
 ]
 
 
@@ -132,3 +133,20 @@ def test_scripts_match_the_spec_models() -> None:
     assert formulas["bayes_hazard"] == load("05_bayes_hazard").FORMULA
     assert formulas["hazard_cloglog"] == load("03_survival").HAZARD
     assert formulas["cox"] == load("03_survival").COX
+
+
+@pytest.mark.slow
+def test_designs_script_writes_its_tables_and_figures(tmp_path: Path) -> None:
+    common = load("_common")
+    written = load("07_designs").main(common.Config(out=tmp_path, quick=True))
+    names = {p.relative_to(tmp_path).as_posix() for p in written}
+    for expected in (
+        "tables/table4_competing.tex",
+        "tables/cif_tier.csv",
+        "tables/gray_tier.csv",
+        "figures/fig5_cif_tier.png",
+        "tables/table5_event_study.md",
+        "tables/event_study_callaway_santanna.csv",
+        "figures/fig6_event_study.pdf",
+    ):
+        assert expected in names, expected

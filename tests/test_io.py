@@ -31,6 +31,7 @@ def valid_dataset() -> sustain.Dataset:
             "district": ["越秀区", "天河区", "Haizhu"],
             "closed": pd.array([pd.NA, 2018, pd.NA], dtype="Int64"),
             "origin": ["grassroots", "university", "government_initiated"],
+            "exit_reason": [None, "merged", None],
             "name": ["广州市越秀区启明社会工作服务中心", "天河社工", "海珠区心志社工"],
         }
     )

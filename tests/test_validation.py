@@ -216,6 +216,19 @@ CATALOGUE = {
         [(A, 3, "closed", "closed must not be before founded (2012)", "2011")],
         "agencies.csv, row 3, column 'closed': closed must not be before founded (2012)",
     ),
+    "exit reason without a closing year": (
+        edit("agencies", 0, "exit_reason", "merged"),
+        [
+            (
+                A,
+                2,
+                "exit_reason",
+                "exit_reason must be blank when closed is blank (the agency has not left)",
+                "merged",
+            )
+        ],
+        "agencies.csv, row 2, column 'exit_reason': exit_reason must be blank when closed is blank",
+    ),
     "conflicting duplicate key": (
         both(edit("contracts", 2, "contract_id", "C1")),
         [
@@ -739,3 +752,15 @@ def test_empty_rows_in_frames_are_skipped_and_long_values_cut():
     assert records(data.problems, None)[0] == ("contracts", 1, None, "empty row skipped", "")
     assert data.problems.loc[1, "value"] == "x" * VALUE_WIDTH
     assert data.contracts["contract_id"].tolist() == ["K1"]
+
+
+def test_exit_reasons_are_free_categories_and_reach_the_panel(tmp_path):
+    tables = base_tables()
+    tables["agencies"]["exit_reason"] = ["", " Merged ", ""]
+    tables["agencies"].loc[1, "closed"] = "2016"  # inside the data's years (2015-2017)
+    data = sustain.read_dataset(write_csv(tmp_path, tables))
+    assert data.agencies["exit_reason"].tolist()[1] == "merged"
+    panel = sustain.build_panel(data)
+    assert panel.loc[("A02", 2016), "exit_merged"] == 1
+    assert int(panel["exit_merged"].sum()) == int(panel["exit"].sum()) == 1
+    assert panel.loc["A02", "exit_reason"].eq("merged").all()

@@ -39,6 +39,7 @@ SPECS: dict[str, tuple[ColumnSpec, ...]] = {
         ColumnSpec("district", "text"),
         _optional("closed", "year"),
         _optional("origin", "text"),
+        _optional("exit_reason", "category"),  # free categories, lower-cased
         _optional("name", "text"),
     ),
     "contracts": (

@@ -8,7 +8,7 @@ import pandas as pd
 
 from sustain.errors import PROBLEM_COLUMNS
 
-AGENCY_COLUMNS = ["agency_id", "founded", "district", "closed", "origin", "name"]
+AGENCY_COLUMNS = ["agency_id", "founded", "district", "closed", "origin", "exit_reason", "name"]
 CONTRACT_COLUMNS = [
     "contract_id",
     "agency_id",

@@ -16,6 +16,7 @@ get zero totals without a reindex.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TypeAlias
@@ -101,7 +102,8 @@ def build_panel(
     Notes
     -----
     ``age = year - founded``; ``exit = 1`` in the year the agency closed when that year is in
-    the window, else 0; ``left_truncated`` marks agencies founded before ``first_year`` (their
+    the window, else 0; with an ``exit_reason`` column, ``exit_<reason>`` is 1 in that year for
+    the agency's reason (:func:`exit_cause_column` names it); ``left_truncated`` marks agencies founded before ``first_year`` (their
     first row has ``age > 0``: delayed entry in survival models); ``entry_age`` is the age at
     the agency's first row, ``max(founded, first_year) - founded``. Agency-years without
     contracts or revenue have zero totals and counts and missing ratios.
@@ -148,7 +150,8 @@ def build_panel(
     frame = pd.DataFrame(
         {
             **{c: agencies[c].array.take(row_agency) for c in agencies.columns[1:]},
-            **_life_columns(founded, closed, row_agency, row_year, window[0]),
+            **(life := _life_columns(founded, closed, row_agency, row_year, window[0])),
+            **exit_cause_columns(agencies, row_agency, life["exit"]),
             **measures,
         },
         index=_panel_index(agencies[ENTITY], row_agency, row_year),
@@ -158,6 +161,55 @@ def build_panel(
     panel = frame if in_window.all() else _trim(frame, in_window)
     check_conservation(panel, contracts, revenue, window)
     return panel
+
+
+def exit_cause_column(reason: str) -> str:
+    """Panel column of the exit indicator of one exit reason: ``exit_<reason>``.
+
+    Characters that cannot appear in a formula term become ``_``.
+
+    Examples
+    --------
+    >>> exit_cause_column("merged"), exit_cause_column("lost contracts"), exit_cause_column("合并")
+    ('exit_merged', 'exit_lost_contracts', 'exit_合并')
+    """
+    slug = re.sub(r"\W+", "_", str(reason)).strip("_")
+    return f"exit_{slug or 'other'}"
+
+
+def exit_cause_columns(
+    agencies: pd.DataFrame, row_agency: IntArray, exit_flag: IntArray
+) -> dict[str, IntArray]:
+    """0/1 indicators ``exit_<reason>`` (1 in the year the agency left for that reason).
+
+    Without an ``exit_reason`` column (or with no reason given) there are none. An exit
+    whose reason is blank has ``exit = 1`` and every indicator 0.
+
+    Examples
+    --------
+    >>> agencies = pd.DataFrame({"exit_reason": ["merged", None, "closed"]})
+    >>> out = exit_cause_columns(agencies, np.array([0, 0, 1, 2]), np.array([0, 1, 0, 1]))
+    >>> {k: v.tolist() for k, v in out.items()}
+    {'exit_closed': [0, 0, 0, 1], 'exit_merged': [0, 1, 0, 0]}
+    """
+    if "exit_reason" not in agencies.columns:
+        return {}
+    reason = agencies["exit_reason"].to_numpy(dtype=object, na_value=None)[row_agency]
+    known = sorted({str(r) for r in reason if r is not None})
+    columns: dict[str, IntArray] = {}
+    for value in known:
+        name = exit_cause_column(value)
+        if name in columns:
+            raise DataError(
+                problem_rows(
+                    "agencies",
+                    None,
+                    "exit_reason",
+                    f"exit reasons that differ only in punctuation share the column {name}",
+                )
+            )
+        columns[name] = ((reason == value) & (exit_flag == 1)).astype(np.int64)
+    return columns
 
 
 def normalise_lags(lags: LagSpec) -> dict[str, tuple[int, ...]]:

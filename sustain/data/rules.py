@@ -161,6 +161,22 @@ def closed_issues(clean: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
     return issue_frame(pos, "closed", rule, display_values(raw["closed"].iloc[pos]))
 
 
+def exit_reason_issues(clean: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    """Exit reasons given for agencies without a closing year (the reason must be blank).
+
+    Examples
+    --------
+    >>> clean = pd.DataFrame({"closed": pd.array([2015, None], dtype="Int64"),
+    ...                       "exit_reason": ["merged", "closed"]})
+    >>> exit_reason_issues(clean, clean)[["pos", "rule"]].values.tolist()
+    [[1, 'exit_reason must be blank when closed is blank (the agency has not left)']]
+    """
+    reason = clean["exit_reason"]
+    pos = np.flatnonzero((reason.notna() & clean["closed"].isna()).to_numpy(dtype=bool))
+    rule = "exit_reason must be blank when closed is blank (the agency has not left)"
+    return issue_frame(pos, "exit_reason", rule, display_values(raw["exit_reason"].iloc[pos]))
+
+
 def duplicate_issues(frame: pd.DataFrame, key: tuple[str, ...], rows: IntArray) -> pd.DataFrame:
     """Conflicting copies of a key are all errors; exact copies are errors after the first.
 

@@ -251,6 +251,8 @@ def _check_table(name: str, table: RawTable) -> _Checked:
     parsed = apply_units(pd.DataFrame(cols, index=frame.index), options)
     if name == "agencies" and "closed" in frame.columns:
         issues.append(rules.closed_issues(parsed, frame))
+    if name == "agencies" and "exit_reason" in frame.columns:
+        issues.append(rules.exit_reason_issues(parsed, frame))
     found = pd.concat(issues, ignore_index=True)
     return _Checked(parsed, np.asarray(table.rows, dtype=np.int64), found, table)
 
@@ -434,5 +436,6 @@ def validated_schema(table: str) -> pa.DataFrameSchema:
     frame_checks = []
     if table == "agencies":
         frame_checks.append(pa.Check(lambda d: d["closed"].isna() | (d["closed"] >= d["founded"])))
+        frame_checks.append(pa.Check(lambda d: d["exit_reason"].isna() | d["closed"].notna()))
     key = list(KEYS.get(table, ())) or None
     return pa.DataFrameSchema(columns, checks=frame_checks, unique=key, strict=False)

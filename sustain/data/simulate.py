@@ -18,7 +18,11 @@ import numpy as np
 import pandas as pd
 
 from sustain._typing import FloatArray, IntArray
+from sustain.data import _exits as exits
 from sustain.data import _world as world
+from sustain.data._exits import DEFAULT_REASONS as DEFAULT_REASONS
+from sustain.data._exits import REFERENCE_REASON as REFERENCE_REASON
+from sustain.data._exits import cause_eta as cause_eta
 from sustain.data.dataset import Dataset
 from sustain.data.measures import MEASURE_COLUMNS, agency_year_measures
 from sustain.errors import SpecError
@@ -38,7 +42,6 @@ DEFAULT_HAZARD: dict[str, float] = {
     "log_revenue": -0.5,
 }
 UNSCORED_SHARE = 0.06  # share of contract-years without an evaluation score
-_NOT_CLOSED = np.iinfo(np.int64).max
 # Columns a coefficient may refer to: the numeric funding measures and age.
 COVARIATES: tuple[str, ...] = (
     *(c for c in MEASURE_COLUMNS if c not in ("main_tier", "quality")),
@@ -79,6 +82,15 @@ class Truth:
     age_amplitude, age_scale : float
         Liability of newness: the log hazard is raised by ``age_amplitude`` at age 0, decaying
         with e-folding time ``age_scale`` years.
+    reasons : dict of str to dict
+        Exit reasons given an exit (``causes`` empty): ``P(reason = r | exit) =
+        exp(z_r) / sum_s exp(z_s)`` with ``z_r`` the linear predictor of ``reasons[r]`` on the
+        exit year's measures and ``z = 0`` for :data:`REFERENCE_REASON`.
+    causes : dict of str to dict
+        Competing causes of exit (``simulate(cause_coefs=...)``): exit and its cause are drawn
+        together from a multinomial logit, ``P(exit for cause k) = exp(eta_k) / (1 + sum_j
+        exp(eta_j))`` with ``eta_k = causes[k] . x + age effect + w_d + association * u_i``;
+        ``hazard`` is then unused (``link == "mlogit"``).
 
     Examples
     --------
@@ -99,6 +111,8 @@ class Truth:
     sd_district_hazard: float = 0.2
     age_amplitude: float = 0.8
     age_scale: float = 3.0
+    reasons: dict[str, dict[str, float]] = field(default_factory=dict)
+    causes: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def age_effect(self, age: FloatArray | IntArray) -> FloatArray:
         """Duration dependence of the log hazard: ``age_amplitude * exp(-age / age_scale)``.
@@ -129,7 +143,8 @@ class Simulation:
     latent_years : DataFrame
         One row per agency-year at risk (as in the panel), indexed (``agency_id``, ``year``):
         ``latent_quality`` (``q_it``), ``residual`` (``e_it``), ``eta`` (the cloglog linear
-        predictor of exit), ``hazard`` (the exit probability) and ``exit``.
+        predictor of exit; in competing-causes mode one ``eta_<cause>`` per cause), ``hazard``
+        (the exit probability; ``hazard_<cause>`` per cause) and ``exit``.
     seed : int
         The seed the simulation was drawn with.
     clipped_share : float
@@ -173,6 +188,8 @@ def simulate(
     sigma: float = 3.0,
     sd_contract: float = 2.0,
     founded: tuple[int, int] | None = None,
+    reason_coefs: Mapping[str, Mapping[str, float]] | None = None,
+    cause_coefs: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Simulation:
     """Simulate a Guangzhou-like population of social-work agencies with known truth.
 
@@ -198,6 +215,16 @@ def simulate(
     founded : tuple of int, optional
         Range of founding years, by default ``(first_year - 4, first_year + 6)`` capped at
         ``last_year``; agencies founded before ``first_year`` are left-truncated.
+    reason_coefs : mapping of str to mapping, optional
+        Reasons of exit given an exit (see :attr:`Truth.reasons`), replacing
+        :data:`DEFAULT_REASONS`; ``{}`` leaves ``exit_reason`` blank. Reasons are drawn from a
+        random stream of their own, so changing them changes no other column.
+    cause_coefs : mapping of str to mapping, optional
+        Competing causes of exit with known, different effects (see :attr:`Truth.causes`),
+        e.g. ``{"closed": {"Intercept": -3, "hhi": 1.5}, "merged": {"Intercept": -4, "hhi":
+        -1.5}}``: exit and its cause are drawn from the multinomial logit that
+        ``fit_hazard(..., competing="exit_reason", link="logit")`` estimates. Replaces
+        ``hazard_coefs`` and ``reason_coefs``.
 
     Returns
     -------
@@ -224,6 +251,8 @@ def simulate(
               + \\alpha u_i))
 
     with the same year's measures; contracts and revenue after the exit year are removed.
+    The reason of an exit is drawn given the exit (:attr:`Truth.reasons`), or, with
+    ``cause_coefs``, exit and cause come from one multinomial logit (:attr:`Truth.causes`).
 
     Examples
     --------
@@ -237,7 +266,9 @@ def simulate(
     truth = _make_truth(
         quality_coefs, hazard_coefs, sd_agency, sd_district, sigma, sd_contract, association
     )
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
+    truth = exits.with_reasons(truth, reason_coefs, cause_coefs, COVARIATES)
+    # streams 0-4 as before exit reasons existed; the reasons' own sixth changes nothing else
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     funders = world.build_funders()
     agencies = world.draw_agencies(rngs[0], n_agencies, first_year, founded)
     ids = _agency_ids(n_agencies)
@@ -249,18 +280,35 @@ def simulate(
     effects = _draw_effects(rngs[3], truth, n_agencies, len(agency))
     covariates = measures.assign(age=year - agencies.founded[agency])
     q = latent_quality(truth, covariates, effects, agencies.district[agency], agency)
-    eta = hazard_eta(truth, covariates, effects, agencies.district[agency], agency)
-    closed = _draw_exit(rngs[4], eta, agency, year, n_agencies)
+    district = agencies.district[agency]
+    if truth.causes:
+        etas = {
+            k: exits.cause_eta(truth, k, covariates, effects, district, agency)
+            for k in truth.causes
+        }
+        closed, reason, hazards = exits.draw_causes(rngs[4], etas, agency, year, n_agencies)
+        exit_columns = {
+            **{f"eta_{k}": v for k, v in etas.items()},
+            **{f"hazard_{k}": v for k, v in hazards.items()},
+        }
+    else:
+        eta = hazard_eta(truth, covariates, effects, district, agency)
+        closed = exits.draw_exit(rngs[4], eta, agency, year, n_agencies)
+        exit_year = np.where(closed == exits.NOT_CLOSED, agencies.entry, closed)
+        exit_row = _grid_position(agencies, last_year, np.arange(n_agencies), exit_year)
+        reason = exits.draw_reasons(
+            rngs[5], truth.reasons, REFERENCE_REASON, covariates, exit_row, closed
+        )
+        exit_columns = {"eta": eta, "hazard": -np.expm1(-np.exp(eta))}
     position = _grid_position(agencies, last_year, contracts.agency, contracts.year)
     scores, clipped = _draw_scores(rngs[3], truth, q, position)
-    data = _assemble(ids, agencies, contracts, scores, revenue, closed, seed)
+    data = _assemble(ids, agencies, contracts, scores, revenue, (closed, reason), seed)
     at_risk = year <= closed[agency]
     years = pd.DataFrame(
         {
             "latent_quality": q,
             "residual": effects["residual"],
-            "eta": eta,
-            "hazard": -np.expm1(-np.exp(eta)),
+            **exit_columns,
             "exit": (year == closed[agency]).astype(np.int64),
         },
         index=measures.index,
@@ -299,7 +347,7 @@ def latent_quality(
     array([75. , 77.5])
     """
     return (
-        _linear(truth.quality, covariates)
+        exits.linear(truth.quality, covariates)
         + effects["agency"][agency]
         + effects["district"][district]
         + effects["residual"]
@@ -327,19 +375,11 @@ def hazard_eta(
     array([-3.])
     """
     return (
-        _linear(truth.hazard, covariates)
+        exits.linear(truth.hazard, covariates)
         + truth.age_effect(covariates["age"].to_numpy())
         + effects["district_hazard"][district]
         + truth.association * effects["agency"][agency]
     )
-
-
-def _linear(coefs: Mapping[str, float], covariates: pd.DataFrame) -> FloatArray:
-    out = np.full(len(covariates), float(coefs.get("Intercept", 0.0)))
-    for name, beta in coefs.items():
-        if name != "Intercept":
-            out = out + beta * covariates[name].to_numpy(dtype=np.float64)
-    return out
 
 
 def _check_arguments(
@@ -375,8 +415,8 @@ def _make_truth(
     sd_contract: float,
     association: float,
 ) -> Truth:
-    quality = _coefficients("quality_coefs", quality_coefs, DEFAULT_QUALITY)
-    hazard = _coefficients("hazard_coefs", hazard_coefs, DEFAULT_HAZARD)
+    quality = exits.coefficients("quality_coefs", quality_coefs, DEFAULT_QUALITY, COVARIATES)
+    hazard = exits.coefficients("hazard_coefs", hazard_coefs, DEFAULT_HAZARD, COVARIATES)
     scales = {"sd_agency": sd_agency, "sd_district": sd_district, "sigma": sigma}
     scales["sd_contract"] = sd_contract
     for name, value in scales.items():
@@ -393,24 +433,6 @@ def _make_truth(
         association=float(association),
         sd_contract=float(sd_contract),
     )
-
-
-def _coefficients(
-    name: str, given: Mapping[str, float] | None, default: Mapping[str, float]
-) -> dict[str, float]:
-    if given is None:
-        return dict(default)
-    unknown = sorted(set(given) - {"Intercept", *COVARIATES})
-    if unknown:
-        raise SpecError(
-            f"{name} names unknown column(s) {unknown}; allowed: Intercept, {', '.join(COVARIATES)}"
-        )
-    out = {"Intercept": float(default["Intercept"])}
-    for key, value in given.items():
-        if not math.isfinite(float(value)):
-            raise SpecError(f"{name}[{key!r}] must be finite, got {value!r}")
-        out[key] = float(value)
-    return out
 
 
 def _agency_ids(n: int) -> np.ndarray:
@@ -501,16 +523,6 @@ def _draw_effects(
     }
 
 
-def _draw_exit(
-    rng: np.random.Generator, eta: FloatArray, agency: IntArray, year: IntArray, n: int
-) -> IntArray:
-    """Closure year of each agency (``_NOT_CLOSED`` if it survives the window)."""
-    event = rng.random(len(eta)) < -np.expm1(-np.exp(eta))
-    closed = np.full(n, _NOT_CLOSED, dtype=np.int64)
-    np.minimum.at(closed, agency[event], year[event])
-    return closed
-
-
 def _draw_scores(
     rng: np.random.Generator, truth: Truth, q: FloatArray, position: IntArray
 ) -> tuple[FloatArray, float]:
@@ -540,16 +552,17 @@ def _assemble(
     contracts: _Contracts,
     scores: FloatArray,
     revenue: pd.DataFrame,
-    closed: IntArray,
+    closures: tuple[IntArray, np.ndarray],
     seed: int,
 ) -> Dataset:
     """Drop contracts and revenue after each agency's closure year and build the Dataset."""
+    closed, reason = closures
     keep = contracts.year <= closed[contracts.agency]
     contract_frame = contracts.frame.assign(score=scores)[keep].reset_index(drop=True)
     agency_index = pd.Index(ids).get_indexer(revenue["agency_id"])
     revenue_keep = revenue["year"].to_numpy() <= closed[agency_index]
-    closed_col = pd.array(np.where(closed == _NOT_CLOSED, 0, closed), dtype="Int64")
-    closed_col[closed == _NOT_CLOSED] = pd.NA
+    closed_col = pd.array(np.where(closed == exits.NOT_CLOSED, 0, closed), dtype="Int64")
+    closed_col[closed == exits.NOT_CLOSED] = pd.NA
     agency_frame = pd.DataFrame(
         {
             "agency_id": ids,
@@ -557,6 +570,7 @@ def _assemble(
             "district": np.asarray(world.district_names(), dtype=object)[agencies.district],
             "closed": closed_col,
             "origin": agencies.origin,
+            "exit_reason": pd.array(reason, dtype="str"),
             "name": world.agency_names(agencies.district),
         }
     )

@@ -129,7 +129,7 @@ def csv_bytes(data: Dataset) -> dict[str, bytes]:
     >>> from sustain.data.simulate import simulate
     >>> files = csv_bytes(simulate(seed=1, n_agencies=3).data)
     >>> files["agencies.csv"].decode().splitlines()[0]
-    'agency_id,founded,district,closed,origin,name'
+    'agency_id,founded,district,closed,origin,exit_reason,name'
     """
     tables = {
         "agencies.csv": data.agencies,

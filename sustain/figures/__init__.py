@@ -7,15 +7,25 @@ Examples
 --------
 >>> import sustain.figures
 >>> sorted(sustain.figures.__all__)
-['coef_plot', 'forest_plot', 'km_plot', 'prediction_plot', 'save_figure']
+['cif_plot', 'coef_plot', 'event_plot', 'forest_plot', 'km_plot', 'prediction_plot', 'save_figure']
 """
 
 from __future__ import annotations
 
 from sustain.figures.coef import coef_plot
+from sustain.figures.event import event_plot
 from sustain.figures.forest import forest_plot
+from sustain.figures.incidence import cif_plot
 from sustain.figures.km import km_plot
 from sustain.figures.prediction import prediction_plot
 from sustain.figures.style import save_figure
 
-__all__ = ["coef_plot", "forest_plot", "km_plot", "prediction_plot", "save_figure"]
+__all__ = [
+    "cif_plot",
+    "coef_plot",
+    "event_plot",
+    "forest_plot",
+    "km_plot",
+    "prediction_plot",
+    "save_figure",
+]

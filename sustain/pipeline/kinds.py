@@ -135,8 +135,18 @@ MODEL_KINDS: dict[str, Kind] = {
         frozenset({"panel"}),
         own=_WILD_OWN,
         required=("formula",),
-        columns=("duration", "cluster", "entity", "time"),
+        columns=("duration", "cluster", "entity", "time", "competing"),
         formulas=("formula",),
+    ),
+    "event_study": Kind(
+        "event_study",
+        ("sustain.models.designs:fit_event_study",),
+        frozenset({"frame"}),
+        # treatment: a condition on the panel; the cohort column is then built from it
+        own={"treatment": str},
+        required=("outcome", "cohort"),
+        columns=("outcome", "cluster", "covariates"),
+        seed="random_seed",
     ),
     "cox": Kind(
         "cox",
@@ -261,6 +271,24 @@ FIGURE_KINDS: dict[str, Kind] = {
         own=_FIGURE_OWN,
         required=("columns",),
         columns=("columns", "by", "time"),
+    ),
+    "cif": Kind(
+        "cif",
+        (
+            "sustain.models.survival:cumulative_incidence",
+            "sustain.figures.incidence:cif_plot",
+        ),
+        _FIGURE_RESERVED | {"data", "result", "start", "stop", "entity", "time"},
+        own=_FIGURE_OWN,
+        columns=("by", "cause"),
+    ),
+    "event": Kind(
+        "event",
+        ("sustain.figures.event:event_plot",),
+        _FIGURE_RESERVED,
+        own={**_FIGURE_OWN, "models": list[str]},
+        required=("models",),
+        data="none",
     ),
     "km": Kind(
         "km",

@@ -249,6 +249,13 @@ def write_figure(
         csv = km.tidy().to_csv(index=False, float_format="%.10g")
         written.append(results.write_text("figures", f"{entry.name}.csv", csv))
         fig = functions[1](km, path=target, formats=formats, **plot_options)
+    elif entry.kind == "cif":
+        ci_options, plot_options = kind.split(options)
+        curves = functions[0](panel, **ci_options)
+        csv = curves.tidy().to_csv(index=False, float_format="%.10g")
+        written.append(results.write_text("figures", f"{entry.name}.csv", csv))
+        plot_options = {k: v for k, v in plot_options.items() if k not in ("cause", "by")}
+        fig = functions[1](curves, path=target, formats=formats, **plot_options)
     elif entry.kind == "trend":
         fig = functions[0](panel, path=target, formats=formats, **options)
     else:

@@ -369,6 +369,8 @@ def model_frames(spec: Spec, panel: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def _frame_key(entry: Entry) -> tuple[str, str]:
     data = MODEL_KINDS[entry.kind].data
+    if entry.kind == "event_study":
+        return entry.kind, entry.name
     if data == "spells":
         return data, str(entry.options.get("time_scale", "age"))
     return ("columns", "") if entry.kind == "bayes" else (data, "")
@@ -394,6 +396,11 @@ def model_frame(entry: Entry, panel: pd.DataFrame) -> pd.DataFrame:
 
     if MODEL_KINDS[entry.kind].data == "spells":
         return to_spells(panel, time_scale=entry.options.get("time_scale", "age"))
+    if entry.kind == "event_study" and "treatment" in entry.options:
+        from sustain.models.designs import first_year
+
+        cohort = str(entry.options["cohort"])
+        return panel.assign(**{cohort: first_year(panel, str(entry.options["treatment"]))})
     return panel  # every fit_* takes the panel as it is (index levels count as columns)
 
 

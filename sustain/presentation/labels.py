@@ -37,6 +37,7 @@ DEFAULT_LABELS: dict[str, str] = {
     "founded": "Founding year",
     "closed": "Closure year",
     "origin": "Origin",
+    "exit_reason": "Exit reason",
     "tier": "Tier",
     "contract_type": "Contract type",
     "revenue_gov": "Government revenue (yuan)",

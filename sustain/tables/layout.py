@@ -114,8 +114,30 @@ def ordered_terms(columns: Sequence[ModelColumn], options: LayoutOptions) -> lis
     if options.keep:
         seen = [t for t in seen if _matches(t, options.keep)]
     seen = [t for t in seen if not _matches(t, options.drop)]
+    seen = _event_times_in_order(seen)
     first = [t for t in options.order if t in seen]
     return first + [t for t in seen if t not in first]
+
+
+_EVENT_TERM = re.compile(r"^event\[(-?\d+)\]$")
+
+
+def _event_times_in_order(terms: list[str]) -> list[str]:
+    """Event-study rows ``event[e]`` in the order of ``e`` (models may lack some), where the
+    first of them stood.
+
+    Examples
+    --------
+    >>> _event_times_in_order(["event[0]", "event[-1]", "ATT", "event[-3]"])
+    ['event[-3]', 'event[-1]', 'event[0]', 'ATT']
+    """
+    events = [t for t in terms if _EVENT_TERM.match(t)]
+    if not events:
+        return terms
+    ordered = sorted(events, key=lambda t: int(_EVENT_TERM.match(t).group(1)))  # type: ignore[union-attr]
+    at = terms.index(events[0])
+    rest = [t for t in terms if t not in events]
+    return rest[:at] + ordered + rest[at:]
 
 
 def term_variables(term: str) -> set[str]:

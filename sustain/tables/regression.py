@@ -59,6 +59,7 @@ _PLAIN_SCALES = {"Coef.", "Mean", *MARGIN_SCALES.values()}
 
 def _check_results(results: Any) -> list[Any]:
     items = [results] if hasattr(results, "info") else list(results)
+    items = _by_cause(items)
     if not items:
         raise SpecError("regression_table needs at least one fitted result")
     for i, item in enumerate(items, 1):
@@ -88,6 +89,17 @@ def _check_inference(
     if not boots:
         raise SpecError("inference='wild' needs bootstrap= (the wild_bootstrap results)")
     return boots
+
+
+def _by_cause(items: list[Any]) -> list[Any]:
+    """Competing-risks fits become one column per cause (a block of adjacent columns)."""
+    out: list[Any] = []
+    for item in items:
+        if hasattr(item, "cause_result") and hasattr(item, "causes"):
+            out.extend(item.cause_result(cause) for cause in item.causes)
+        else:
+            out.append(item)
+    return out
 
 
 def _exponentiate_flags(results: Sequence[Any], exponentiate: bool | Sequence[bool]) -> list[bool]:

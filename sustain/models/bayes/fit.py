@@ -85,6 +85,7 @@ def fit_bayes(
     log_likelihood: bool = True,
     progressbar: bool | None = None,
     progress: Callable[[SamplingProgress], None] | None = None,
+    reference: str | None = None,
 ) -> BayesResults:
     """Fit a Bayesian hierarchical regression written as an lme4/brms-style formula.
 
@@ -96,7 +97,10 @@ def fit_bayes(
         ``"y ~ x + C(tier) + (1 | district/agency_id) + (x | tier)"``: population-level
         terms through formulaic, group terms ``(1 | g)``, nested ``(1 | a/b)``, crossed
         ``(1 | a) + (1 | b)``, varying slopes ``(x | g)`` (correlated) or ``(x || g)``.
-    family : {"gaussian", "student_t", "bernoulli", "binomial", "poisson"}
+    family : {"gaussian", "student_t", "bernoulli", "binomial", "poisson", "categorical"}
+        ``"categorical"``: a multinomial logit with one equation per category against
+        ``reference``, random intercepts per equation (competing risks of exit; see
+        :mod:`sustain.models.bayes.categorical`).
     link : str, optional
         ``"logit"`` (default) or ``"cloglog"`` for bernoulli and binomial; families with one
         link take it by default.
@@ -143,6 +147,9 @@ def fit_bayes(
         :class:`~sustain.models.bayes.progress.SamplingProgress` (phase, iterations done and
         to do, divergences, ETA) while the model compiles and samples, e.g. to log progress
         from a pipeline (nutpie only).
+    reference : str, optional
+        ``family="categorical"``: the reference category of the response (default: the
+        first in sorted order).
 
     Returns
     -------
@@ -167,11 +174,24 @@ def fit_bayes(
     (True, ('chain', 'draw', 'g'))
     """
     check_sampling_bounds(draws, tune, chains, random_seed, cores, target_accept)
-    fam = family_spec(family, link)
     seed = check_seed(random_seed)
     settings = sampler_settings(
         sampler, draws, tune, chains, seed, cores, target_accept, progressbar, progress
     )
+    if family == "categorical":  # a model of its own: one linear predictor per category
+        from sustain.models.bayes.categorical import fit_categorical
+
+        with single_threaded_blas():
+            return fit_categorical(
+                data,
+                formula,
+                reference=reference,
+                priors=priors,
+                settings=settings,
+                seed=seed,
+                log_likelihood=log_likelihood,
+            )
+    fam = family_spec(family, link)
     with single_threaded_blas():
         return _fit(
             data,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,9 @@ from sustain.models.survival.spells import (
 )
 from sustain.options import DurationForm, Link, check_choice
 from sustain.results import FrequentistResults, ModelInfo
+
+if TYPE_CHECKING:  # pragma: no cover - competing imports this module's duration helpers
+    from sustain.models.survival.competing import CompetingHazardResults
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,10 +206,11 @@ def duration_spline(duration: pd.Series, df: int) -> pd.DataFrame:
     return basis
 
 
+@overload
 def fit_hazard(
     panel: pd.DataFrame,
     formula: str,
-    link: Link = "cloglog",
+    link: Link | None = None,
     duration: str | None = "age",
     duration_form: DurationForm = "dummies",
     spline_df: int = 4,
@@ -214,7 +218,40 @@ def fit_hazard(
     entity: str = "agency_id",
     time: str = "year",
     min_events: int = 1,
-) -> HazardResults:
+    competing: None = None,
+) -> HazardResults: ...
+
+
+@overload
+def fit_hazard(
+    panel: pd.DataFrame,
+    formula: str,
+    link: Link | None = None,
+    duration: str | None = "age",
+    duration_form: DurationForm = "dummies",
+    spline_df: int = 4,
+    cluster: str | None = "agency_id",
+    entity: str = "agency_id",
+    time: str = "year",
+    min_events: int = 1,
+    *,
+    competing: str,
+) -> CompetingHazardResults: ...
+
+
+def fit_hazard(
+    panel: pd.DataFrame,
+    formula: str,
+    link: Link | None = None,
+    duration: str | None = "age",
+    duration_form: DurationForm = "dummies",
+    spline_df: int = 4,
+    cluster: str | None = "agency_id",
+    entity: str = "agency_id",
+    time: str = "year",
+    min_events: int = 1,
+    competing: str | None = None,
+) -> HazardResults | CompetingHazardResults:
     """Fit a discrete-time hazard model of exit on the agency-year panel.
 
     Parameters
@@ -223,9 +260,11 @@ def fit_hazard(
         Agency-year panel indexed (``entity``, ``time``) or holding them as columns.
     formula : str
         ``"exit ~ hhi + log_revenue + C(district)"``; the response is the 0/1 exit indicator.
-    link : {"cloglog", "logit"}
-        Complementary log-log (coefficients are log hazard ratios of the underlying
-        continuous-time hazard) or logit (log odds ratios of exiting in a year).
+    link : {"cloglog", "logit"}, optional
+        Complementary log-log (the default; coefficients are log hazard ratios of the
+        underlying continuous-time hazard) or logit (log odds ratios of exiting in a year).
+        With ``competing`` the model is a multinomial logit and only ``"logit"`` (or the
+        default) is accepted.
     duration : str or None
         Column measuring duration (``"age"``); ``None`` fits no duration dependence.
     duration_form : {"dummies", "spline"}
@@ -239,13 +278,18 @@ def fit_hazard(
     entity, time : str
         Agency identifier and calendar year, used to drop rows after an agency's first exit.
     min_events : int
-        Minimum number of exits per duration band.
+        Minimum number of exits per duration band (with ``competing``: of every cause).
+    competing : str, optional
+        Column of exit reasons (``"exit_reason"``): fits the discrete-time competing-risks
+        model, a multinomial logit with one equation per cause against staying, each with its
+        own duration dependence (:mod:`sustain.models.survival.competing`). Exits with a blank
+        reason form the cause ``"unknown"``.
 
     Returns
     -------
-    HazardResults
+    HazardResults or CompetingHazardResults
         ``info.stats`` holds ``n_events``, ``loglik`` and ``aic``; ``info.groups`` the number
-        of agencies (and clusters).
+        of agencies (and clusters). With ``competing``, params are indexed ``"cause:term"``.
 
     Raises
     ------
@@ -268,9 +312,15 @@ def fit_hazard(
     >>> res = sustain.fit_hazard(panel, "exit ~ hhi + gov_share", link="logit", duration=None)
     >>> list(res.params.index), res.info.exp_name
     (['Intercept', 'hhi', 'gov_share'], 'OR')
+    >>> cr = sustain.fit_hazard(panel, "exit ~ hhi", competing="exit_reason", duration=None)
+    >>> cr.params.index[:2].tolist()
+    ['closed:Intercept', 'closed:hhi']
     """
-    link_name = check_choice("link", link, Link)
     _check_options(duration_form, spline_df, min_events)
+    if competing is not None:  # the multinomial logit of sustain.models.survival.competing
+        options = (duration, duration_form, spline_df, cluster, entity, time, min_events)
+        return _competing(panel, formula, link, competing, options)
+    link_name = check_choice("link", "cloglog" if link is None else link, Link)
     parsed = parse_formula(formula)
     if parsed.group_terms:
         raise SpecError(
@@ -325,6 +375,19 @@ def fit_hazard(
         duration_terms=tuple(terms),
         duration_bands=tuple(bands),
     )
+
+
+def _competing(
+    panel: pd.DataFrame, formula: str, link: str | None, competing: str, options: tuple[Any, ...]
+) -> CompetingHazardResults:
+    if link not in (None, "logit"):
+        raise SpecError(
+            f"link={link!r}: the competing-risks model is a multinomial logit; "
+            "leave link unset or pass 'logit'"
+        )
+    from sustain.models.survival.competing import fit_competing
+
+    return fit_competing(panel, formula, competing, *options)
 
 
 def _check_options(duration_form: str, spline_df: int, min_events: int) -> None:

@@ -130,7 +130,9 @@ def to_spells(
     """Convert the agency-year panel into counting-process spells ``(start, stop]``.
 
     Each agency-year at risk becomes one interval of length one year whose ``event`` is the
-    panel's exit indicator. Rows after an agency's first exit are dropped.
+    panel's exit indicator. Rows after an agency's first exit are dropped. A carried
+    ``exit_reason`` column keeps the reason only in the row of the exit (blank elsewhere), so
+    that ``fit_cox(spells, ..., event="exit_reason", cause=...)`` reads it as the event.
 
     Parameters
     ----------
@@ -193,7 +195,11 @@ def to_spells(
     out = pd.DataFrame({entity: frame[entity], time: frame[time]})
     out["start"], out["stop"] = start.to_numpy(), start.to_numpy() + 1
     out["event"] = event_indicator(frame[event], event).astype(np.int64)
-    return pd.concat([out, frame[carried]], axis=1)
+    carried_frame = frame[carried]
+    if "exit_reason" in carried_frame.columns:  # the reason of the row's exit, if it ends in one
+        reason = carried_frame["exit_reason"].where(out["event"].to_numpy() == 1)
+        carried_frame = carried_frame.assign(exit_reason=reason)
+    return pd.concat([out, carried_frame], axis=1)
 
 
 def check_full_rank(X: pd.DataFrame, model: str) -> None:
