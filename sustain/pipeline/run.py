@@ -457,7 +457,9 @@ def _fit_all(
     for entry in spec.models:
         with progress.step(f"model {entry.name} ({entry.kind})"):
             # a line at least every SAMPLING_REPORT_SECONDS while a Bayesian model samples
-            report = report_every(SAMPLING_REPORT_SECONDS, functools.partial(_say, progress, entry.name))
+            report = report_every(
+                SAMPLING_REPORT_SECONDS, functools.partial(_say, progress, entry.name)
+            )
             fits[entry.name] = fit_model(entry, frames[entry.name], seeds.get(entry.name), report)
             written += save_model(folder, entry.name, fits[entry.name])
         if is_bayesian(fits[entry.name]):

@@ -221,7 +221,9 @@ def show_progress(progressbar: bool | None) -> bool:
     return bool(progressbar)
 
 
-def report_every(seconds: float, write: Callable[[str], None]) -> Callable[[SamplingProgress], None]:
+def report_every(
+    seconds: float, write: Callable[[str], None]
+) -> Callable[[SamplingProgress], None]:
     """A ``progress`` callback writing a report's :meth:`~SamplingProgress.line` through
     ``write`` at most every ``seconds`` seconds (always on a change of phase).
 
