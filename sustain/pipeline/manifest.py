@@ -14,12 +14,12 @@ import json
 import platform
 import subprocess
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from sustain._atomic import write_text
 from sustain._typing import PathLikeStr
+from sustain._versions import package_versions as installed_versions
 from sustain.pipeline.results_dir import ResultsDir, dumps, sha256_file
 
 #: Version of the manifest layout; bumped when fields change meaning.
@@ -75,13 +75,7 @@ def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str | None
     >>> sorted(v), v["no-such-package"]
     (['no-such-package', 'numpy', 'python'], None)
     """
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in packages:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    return installed_versions(packages)
 
 
 def git_state(folder: PathLikeStr) -> dict[str, Any] | None:

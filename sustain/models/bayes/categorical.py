@@ -18,7 +18,6 @@ odds against the reference.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,25 +53,6 @@ class CategoricalBayesResults(BayesResults):
 
     categories: tuple[str, ...] = ()
     reference: str = ""
-
-    def metadata(self) -> dict[str, Any]:
-        """:meth:`BayesResults.metadata` plus the categories and the reference."""
-        return {
-            **super().metadata(),
-            "categories": list(self.categories),
-            "reference": self.reference,
-        }
-
-    @classmethod
-    def from_idata(cls, idata: Any, metadata: dict[str, Any]) -> CategoricalBayesResults:
-        """Rebuild a result from its DataTree and :meth:`metadata`."""
-        base = BayesResults.from_idata(idata, metadata)
-        fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(BayesResults)}
-        return cls(
-            **fields,
-            categories=tuple(metadata.get("categories", ())),
-            reference=str(metadata.get("reference", "")),
-        )
 
     def equation(self, category: str) -> pd.Series:
         """Posterior means of one category's population-level terms."""
@@ -312,9 +292,5 @@ def fit_categorical(
         categories=categories,
         reference=ref,
     )
-    import json
-
-    from sustain.models.bayes.results import METADATA_KEY
-
-    idata.posterior.attrs[METADATA_KEY] = json.dumps(result.metadata())
+    result.stamp()
     return result

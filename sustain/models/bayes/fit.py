@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,7 @@ from sustain.models.bayes.parameterization import centred_levels, describe, reso
 from sustain.models.bayes.predictive import pointwise, prior_draws, prior_predictive
 from sustain.models.bayes.priors import Prior, PriorSet, resolve_priors
 from sustain.models.bayes.progress import SamplingProgress, show_progress
-from sustain.models.bayes.results import METADATA_KEY, BayesResults
+from sustain.models.bayes.results import BayesResults
 from sustain.models.bayes.sampling import (
     SamplerSettings,
     resolve_sampler,
@@ -531,7 +530,7 @@ def _result(
         random_seed=seed,
         trials=trials,
     )
-    _stamp(idata, result)
+    result.stamp()
     return result
 
 
@@ -541,34 +540,4 @@ def _exp_name(fam: FamilySpec) -> str | None:
     return "IRR" if fam.name == "poisson" else None
 
 
-def _stamp(idata: Any, result: BayesResults) -> None:
-    import json
-
-    meta = result.metadata()
-    meta["versions"] = package_versions()
-    idata.posterior.attrs[METADATA_KEY] = json.dumps(meta)
-    idata.posterior.attrs["formula"] = result.formula
-    idata.posterior.attrs["data_hash"] = result.data_hash
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of Python and the packages a fit depends on (for provenance).
-
-    Examples
-    --------
-    >>> "pymc" in package_versions()
-    True
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    packages = ("sustain", "pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats")
-    for pkg in (*packages, "xarray", "numpy", "pandas", "formulaic"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
-__all__ = ["INTERCEPT", "SamplingProgress", "Seeds", "fit_bayes", "package_versions"]
+__all__ = ["INTERCEPT", "SamplingProgress", "Seeds", "fit_bayes"]

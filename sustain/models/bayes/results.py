@@ -1,23 +1,138 @@
-"""The result of :func:`sustain.fit_bayes`: posterior summaries, priors, provenance."""
+"""Results of sampled models: the shared base and the result of :func:`sustain.fit_bayes`.
+
+:class:`SampledResults` holds what every model sustain samples keeps (priors, a hash of the
+data, the sampler and the seed) and how such a result is written into and read back from its
+own DataTree; :class:`BayesResults` (and the categorical model's subclass) and
+:class:`sustain.models.joint.JointResults` add their model's description.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
-from sustain._typing import PathLikeStr
+from sustain._versions import package_versions
 from sustain.models.bayes.priors import PriorSet
 from sustain.persistence import METADATA_KEY, info_from_dict, info_to_dict
 from sustain.results import BayesianResults
 
-__all__ = ["METADATA_KEY", "BayesResults"]
+__all__ = ["METADATA_KEY", "BayesResults", "SampledResults"]
+
+# fields of BayesianResults itself, written by name below
+_BASE_FIELDS = ("idata", "terms", "info", "interval")
 
 
 @dataclass(frozen=True, eq=False)
-class BayesResults(BayesianResults):
+class SampledResults(BayesianResults):
+    """Base of every sampled model's result: priors, provenance and self-description.
+
+    Everything of :class:`sustain.results.BayesianResults` plus the fields below. Subclasses
+    add their model's description as dataclass fields; :meth:`metadata` writes every field
+    (tuples as lists, the priors as JSON) and :meth:`from_idata` reads them back, so a new
+    field needs no code here. A field missing from an older file takes its default.
+
+    Attributes
+    ----------
+    prior_set : PriorSet
+        Priors used (see :attr:`priors` for the table).
+    data_hash : str
+        SHA-256 of the arrays the model saw.
+    sampler : str
+        Sampler that ran (``nutpie``, ``pymc``, ``numpyro``).
+    random_seed : int
+        Seed from which the sampler and every later draw derive.
+
+    Examples
+    --------
+    >>> import arviz as az, numpy as np
+    >>> from sustain.results import ModelInfo
+    >>> rng = np.random.default_rng(0)
+    >>> idata = az.from_dict({"posterior": {"x": rng.normal(1, 0.1, (2, 100))}})
+    >>> info = ModelInfo(model="Bayes", estimator="bayes", depvar="y", formula="y ~ x", nobs=20)
+    >>> r = SampledResults(idata, ("x",), info, data_hash="abc", random_seed=3)
+    >>> back = SampledResults.from_idata(idata, r.metadata())
+    >>> (back.data_hash, back.random_seed, back.n_divergences)
+    ('abc', 3, 0)
+    """
+
+    prior_set: PriorSet = dataclasses.field(default_factory=lambda: PriorSet(()))
+    data_hash: str = ""
+    sampler: str = ""
+    random_seed: int = 0
+
+    #: Keys under which fields are saved when they differ from the field's name.
+    _saved_as: ClassVar[dict[str, str]] = {"prior_set": "priors"}
+
+    @property
+    def priors(self) -> pd.DataFrame:
+        """The priors as a table (``parameter``, ``class``, ``prior``, ``source``)."""
+        return self.prior_set.table()
+
+    @property
+    def n_divergences(self) -> int:
+        """Number of divergent transitions after warm-up."""
+        return int(self.info.stats.get("divergences", 0))
+
+    def metadata(self) -> dict[str, Any]:
+        """What :func:`sustain.load_result` needs to rebuild this result from its ``idata``."""
+        out: dict[str, Any] = {
+            "result_class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "terms": list(self.terms),
+            "info": info_to_dict(self.info),
+            "interval": self.interval,
+        }
+        for field in dataclasses.fields(self):
+            if field.name in _BASE_FIELDS:
+                continue
+            value = getattr(self, field.name)
+            if isinstance(value, PriorSet):
+                value = value.to_json()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[self._saved_as.get(field.name, field.name)] = value
+        return out
+
+    @classmethod
+    def from_idata(cls, idata: Any, metadata: dict[str, Any]) -> Any:
+        """Rebuild a result from its DataTree (``idata``) and :meth:`metadata`."""
+        kwargs: dict[str, Any] = {
+            "idata": idata,
+            "terms": tuple(metadata["terms"]),
+            "info": info_from_dict(metadata["info"]),
+            "interval": metadata.get("interval", "eti"),
+        }
+        for field in dataclasses.fields(cls):
+            key = cls._saved_as.get(field.name, field.name)
+            if field.name in _BASE_FIELDS or key not in metadata:
+                continue
+            value = metadata[key]
+            if field.name == "prior_set":
+                value = PriorSet.from_json(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[field.name] = value
+        return cls(**kwargs)
+
+    def stamp(self) -> None:
+        """Write :meth:`metadata` (with the package versions) into ``idata.posterior.attrs``,
+        where :func:`sustain.load_result` finds it; called once by the fit that made the result.
+        """
+        meta = self.metadata()
+        meta["versions"] = package_versions()
+        attrs = self.idata.posterior.attrs
+        attrs[METADATA_KEY] = json.dumps(meta)
+        attrs["data_hash"] = self.data_hash
+        formula = getattr(self, "formula", None)
+        if formula:
+            attrs["formula"] = formula
+
+
+@dataclass(frozen=True, eq=False)
+class BayesResults(SampledResults):
     """A fitted Bayesian hierarchical model.
 
     Everything of :class:`sustain.results.BayesianResults` (``params`` = posterior means,
@@ -59,22 +174,8 @@ class BayesResults(BayesianResults):
     formula: str = ""
     family: str = "gaussian"
     link: str = "identity"
-    prior_set: PriorSet = dataclasses.field(default_factory=lambda: PriorSet(()))
-    data_hash: str = ""
-    sampler: str = ""
     collapsed: bool = False
-    random_seed: int = 0
     trials: str | int | None = None
-
-    @property
-    def priors(self) -> pd.DataFrame:
-        """The priors as a table (``parameter``, ``class``, ``prior``, ``source``)."""
-        return self.prior_set.table()
-
-    @property
-    def n_divergences(self) -> int:
-        """Number of divergent transitions after warm-up."""
-        return int(self.info.stats.get("divergences", 0))
 
     def matches(self, data: pd.DataFrame) -> bool:
         """Whether ``data`` yields exactly the model data this result was fitted to.
@@ -85,46 +186,3 @@ class BayesResults(BayesianResults):
         from sustain.models.bayes.terms import build_terms, data_hash
 
         return data_hash(build_terms(data, self.formula, self.trials)) == self.data_hash
-
-    def save(self, path: PathLikeStr) -> Any:
-        """Write the result to a NetCDF file (see :func:`sustain.persistence.save_result`)."""
-        from sustain.persistence import save_result
-
-        return save_result(self, path)
-
-    def metadata(self) -> dict[str, Any]:
-        """What :func:`sustain.load_result` needs to rebuild this result from its ``idata``."""
-        return {
-            "result_class": f"{type(self).__module__}.{type(self).__qualname__}",
-            "terms": list(self.terms),
-            "info": info_to_dict(self.info),
-            "interval": self.interval,
-            "formula": self.formula,
-            "family": self.family,
-            "link": self.link,
-            "priors": self.prior_set.to_json(),
-            "data_hash": self.data_hash,
-            "sampler": self.sampler,
-            "collapsed": self.collapsed,
-            "random_seed": self.random_seed,
-            "trials": self.trials,
-        }
-
-    @classmethod
-    def from_idata(cls, idata: Any, metadata: dict[str, Any]) -> BayesResults:
-        """Rebuild a result from its DataTree (``idata``) and :meth:`metadata`."""
-        return cls(
-            idata=idata,
-            terms=tuple(metadata["terms"]),
-            info=info_from_dict(metadata["info"]),
-            interval=metadata.get("interval", "eti"),
-            formula=metadata["formula"],
-            family=metadata["family"],
-            link=metadata["link"],
-            prior_set=PriorSet.from_json(metadata["priors"]),
-            data_hash=metadata["data_hash"],
-            sampler=metadata["sampler"],
-            collapsed=bool(metadata["collapsed"]),
-            random_seed=int(metadata["random_seed"]),
-            trials=metadata.get("trials"),
-        )

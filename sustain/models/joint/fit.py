@@ -25,7 +25,6 @@ from sustain.models.bayes.fit import (
     check_sampling_bounds,
     check_seed,
     headline_diagnostics,
-    package_versions,
     sample_coords,
     sampler_settings,
 )
@@ -292,7 +291,7 @@ def _result(
         sampler=settings.sampler,
         random_seed=options.seed,
     )
-    _stamp(idata, result)
+    result.stamp()
     return result
 
 
@@ -314,14 +313,3 @@ def _notes(
     if stats["divergences"] > 0:
         notes.append(f"{int(stats['divergences'])} divergent transitions: raise target_accept.")
     return tuple(notes)
-
-
-def _stamp(idata: Any, result: JointResults) -> None:
-    import json
-
-    from sustain.persistence import METADATA_KEY
-
-    meta = result.metadata()
-    meta["versions"] = package_versions()
-    idata.posterior.attrs[METADATA_KEY] = json.dumps(meta)
-    idata.posterior.attrs["data_hash"] = result.data_hash

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
-import pandas as pd
-
-from sustain._typing import PathLikeStr
-from sustain.models.bayes.priors import PriorSet
+from sustain.models.bayes.results import SampledResults
 from sustain.models.joint.terms import HAZARD_PREFIX
-from sustain.results import BayesianResults
 
 
 @dataclass(frozen=True, eq=False)
-class JointResults(BayesianResults):
+class JointResults(SampledResults):
     """A fitted joint model of quality and survival.
 
     Everything of :class:`sustain.results.BayesianResults` (``params`` = posterior means,
@@ -70,22 +64,8 @@ class JointResults(BayesianResults):
     duration: str | None = "age"
     duration_form: str = "spline"
     duration_terms: tuple[str, ...] = ()
-    prior_set: PriorSet = dataclasses.field(default_factory=lambda: PriorSet(()))
     parameterization: str = "auto"
     n_centred: int = 0
-    data_hash: str = ""
-    sampler: str = ""
-    random_seed: int = 0
-
-    @property
-    def priors(self) -> pd.DataFrame:
-        """The priors as a table (``parameter``, ``class``, ``prior``, ``source``)."""
-        return self.prior_set.table()
-
-    @property
-    def n_divergences(self) -> int:
-        """Number of divergent transitions after warm-up."""
-        return int(self.info.stats.get("divergences", 0))
 
     @property
     def quality_terms(self) -> tuple[str, ...]:
@@ -99,58 +79,3 @@ class JointResults(BayesianResults):
 
     def _population(self) -> tuple[str, ...]:
         return tuple(t for t in self.terms if t not in ("association", "sigma") and "sd(" not in t)
-
-    def save(self, path: PathLikeStr) -> Any:
-        """Write the result to a NetCDF file (see :func:`sustain.persistence.save_result`)."""
-        from sustain.persistence import save_result
-
-        return save_result(self, path)
-
-    def metadata(self) -> dict[str, Any]:
-        """What :func:`sustain.load_result` needs to rebuild this result from its ``idata``."""
-        from sustain.persistence import info_to_dict
-
-        return {
-            "result_class": f"{type(self).__module__}.{type(self).__qualname__}",
-            "terms": list(self.terms),
-            "info": info_to_dict(self.info),
-            "interval": self.interval,
-            "quality_formula": self.quality_formula,
-            "hazard_formula": self.hazard_formula,
-            "group": self.group,
-            "link": self.link,
-            "duration": self.duration,
-            "duration_form": self.duration_form,
-            "duration_terms": list(self.duration_terms),
-            "priors": self.prior_set.to_json(),
-            "parameterization": self.parameterization,
-            "n_centred": self.n_centred,
-            "data_hash": self.data_hash,
-            "sampler": self.sampler,
-            "random_seed": self.random_seed,
-        }
-
-    @classmethod
-    def from_idata(cls, idata: Any, metadata: dict[str, Any]) -> JointResults:
-        """Rebuild a result from its DataTree (``idata``) and :meth:`metadata`."""
-        from sustain.persistence import info_from_dict
-
-        return cls(
-            idata=idata,
-            terms=tuple(metadata["terms"]),
-            info=info_from_dict(metadata["info"]),
-            interval=metadata.get("interval", "eti"),
-            quality_formula=metadata["quality_formula"],
-            hazard_formula=metadata["hazard_formula"],
-            group=metadata["group"],
-            link=metadata["link"],
-            duration=metadata["duration"],
-            duration_form=metadata["duration_form"],
-            duration_terms=tuple(metadata.get("duration_terms", ())),
-            prior_set=PriorSet.from_json(metadata["priors"]),
-            parameterization=metadata["parameterization"],
-            n_centred=int(metadata["n_centred"]),
-            data_hash=metadata["data_hash"],
-            sampler=metadata["sampler"],
-            random_seed=int(metadata["random_seed"]),
-        )
