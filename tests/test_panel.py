@@ -19,13 +19,12 @@ from sustain.data.panel import (
     DERIVED_COLUMNS,
     ConservationError,
     add_lags,
-    at_risk_span,
     build_panel,
     check_conservation,
-    expand_spans,
     normalise_lags,
     write_panel,
 )
+from sustain.data.panel_rows import at_risk_span, expand_spans
 from sustain.errors import DataError, SpecError
 
 # Hand-computed values are exact fractions; float arithmetic reproduces them to a few ulps.

@@ -33,7 +33,8 @@ import pandas as pd
 from sustain._typing import BoolArray, FloatArray, IntArray
 from sustain.data.cells import MAX_AMOUNT
 from sustain.data.dataset import empty_revenue
-from sustain.errors import DataError, problem_rows
+from sustain.data.frame_checks import integer_column, require_columns, require_present, row_problems
+from sustain.errors import DataError
 from sustain.options import CONTRACT_TYPES, TIERS
 
 MEASURE_COLUMNS = [
@@ -181,44 +182,6 @@ def measures_by_group(
     return {name: out[name] for name in MEASURE_COLUMNS}
 
 
-def require_columns(frame: pd.DataFrame, columns: Sequence[str], file: str) -> None:
-    """Raise :class:`~sustain.DataError` naming every column of ``columns`` missing in ``frame``.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> require_columns(pd.DataFrame({"a": [1]}), ["a"], "agencies")
-    >>> try:
-    ...     require_columns(pd.DataFrame({"a": [1]}), ["a", "b"], "agencies")
-    ... except DataError as err:
-    ...     print(err.problems[["file", "column"]].to_dict("records"))
-    [{'file': 'agencies', 'column': 'b'}]
-    """
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(problem_rows(file, None, missing, "required column is missing"))
-
-
-def row_problems(
-    frame: pd.DataFrame, bad: BoolArray, file: str, column: str, rule: str
-) -> pd.DataFrame:
-    """The problems table (``file``, ``row``, ``column``, ``rule``, ``value``) of flagged rows.
-
-    ``row`` is the frame's index label of each offending row.
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> f = pd.DataFrame({"amount": [5.0, -1.0]})
-    >>> p = row_problems(f, np.array([False, True]), "contracts", "amount", "amount must be > 0")
-    >>> p.to_dict("records")
-    [{'file': 'contracts', 'row': 1, 'column': 'amount', 'rule': 'amount must be > 0', 'value': '-1.0'}]
-    """
-    rows = np.flatnonzero(bad)
-    values = frame[column].iloc[rows].astype(str).to_numpy()
-    return problem_rows(file, frame.index[rows].to_numpy(), column, rule, values)
-
-
 def _agency_year_groups(
     contracts: pd.DataFrame, revenue: pd.DataFrame
 ) -> tuple[pd.MultiIndex, IntArray, IntArray]:
@@ -228,12 +191,14 @@ def _agency_year_groups(
     and the group numbers are its running count: no sort of the five million keys.
     """
     agency = pd.concat([contracts["agency_id"], revenue["agency_id"]], ignore_index=True)
-    year = np.concatenate([_years(contracts, "contracts"), _years(revenue, "revenue")])
+    year = np.concatenate(
+        [integer_column(contracts, "year", "contracts"), integer_column(revenue, "year", "revenue")]
+    )
     agency_codes, agency_levels = pd.factorize(agency, sort=True)
     n_contracts = len(contracts)
     if len(agency_codes) and agency_codes.min() < 0:  # factorize codes missing values as -1
-        _require_present(contracts, "agency_id", "contracts")
-        _require_present(revenue, "agency_id", "revenue")
+        require_present(contracts, "agency_id", "contracts")
+        require_present(revenue, "agency_id", "revenue")
     y0 = int(year.min()) if len(year) else 0
     span = int(year.max()) - y0 + 1 if len(year) else 1
     key = agency_codes.astype(np.int64) * span + (year - y0)
@@ -245,36 +210,6 @@ def _agency_year_groups(
     )
     group = group_of_key[key]
     return index, group[:n_contracts], group[n_contracts:]
-
-
-def _require_present(frame: pd.DataFrame, column: str, file: str) -> None:
-    bad = frame[column].isna().to_numpy()
-    if bad.any():
-        raise DataError(row_problems(frame, bad, file, column, f"{column} is required"))
-
-
-def _years(frame: pd.DataFrame, file: str) -> IntArray:
-    return integer_column(frame, "year", file)
-
-
-def integer_column(frame: pd.DataFrame, column: str, file: str) -> IntArray:
-    """The whole-number values of ``frame[column]`` as int64; DataError naming bad rows.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> integer_column(pd.DataFrame({"year": [2015, 2016.0]}), "year", "contracts").tolist()
-    [2015, 2016]
-    """
-    values = frame[column]
-    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":  # nothing to check
-        return values.to_numpy(dtype=np.int64)
-    number = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(number) | (number % 1 != 0)
-    if bad.any():
-        rule = f"{column} must be an integer"
-        raise DataError(row_problems(frame, bad, file, column, rule))
-    return number.astype(np.int64)
 
 
 def _amounts(frame: pd.DataFrame, file: str, *, allow_zero: bool) -> FloatArray:

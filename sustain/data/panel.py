@@ -11,6 +11,13 @@ arithmetic ``first_row[agency] + year - first_year[agency]`` rather than a join,
 measures are computed straight onto the panel's rows by
 :func:`~sustain.data.measures.measures_by_group`, so that years without contracts or revenue
 get zero totals without a reindex.
+
+Reading :func:`build_panel` top-down takes three steps, each in one module:
+:func:`~sustain.data.panel_rows.lay_out` checks the inputs and numbers the agency-years
+(:mod:`sustain.data.panel_rows`, with the frame checks of :mod:`sustain.data.frame_checks`);
+:func:`~sustain.data.measures.measures_by_group` computes the measures on those rows; the rest
+of this module assembles the frame (life columns, exit causes, lags, the window) and checks that
+no amount was lost or counted twice.
 """
 
 from __future__ import annotations
@@ -25,23 +32,18 @@ import numpy as np
 import pandas as pd
 
 from sustain._atomic import atomic_path
-from sustain._typing import BoolArray, FloatArray, IntArray, PathLikeStr
+from sustain._typing import BoolArray, IntArray, PathLikeStr
 from sustain.data.dataset import Dataset
-from sustain.data.measures import (
-    CONTRACT_MEASURE_INPUTS,
-    MEASURE_COLUMNS,
-    REVENUE_MEASURE_INPUTS,
-    integer_column,
-    measures_by_group,
-    require_columns,
-    row_problems,
+from sustain.data.frame_checks import integer_column
+from sustain.data.measures import MEASURE_COLUMNS, measures_by_group
+from sustain.data.panel_rows import (
+    DERIVED_COLUMNS,
+    ENTITY,
+    TIME,
+    lay_out,
 )
 from sustain.errors import DataError, SpecError, problem_rows
 
-ENTITY = "agency_id"
-TIME = "year"
-AGENCY_REQUIRED = ["agency_id", "founded", "district"]
-DERIVED_COLUMNS = ["age", "exit", "left_truncated", "entry_age"]
 LagSpec: TypeAlias = str | Iterable[str] | Mapping[str, int | Iterable[int]] | None
 
 # Conservation is checked to half a cent; for totals so large that half a cent is below a few
@@ -131,26 +133,22 @@ def build_panel(
               2017    1     0         80.0               0.0
     """
     lag_spec = normalise_lags(lags)
-    agencies = _sorted_agencies(dataset.agencies)
-    contracts, revenue = dataset.contracts, dataset.revenue
-    require_columns(contracts, CONTRACT_MEASURE_INPUTS, "contracts")
-    require_columns(revenue, REVENUE_MEASURE_INPUTS, "revenue")
+    layout = lay_out(dataset, first_year, last_year)
+    agencies, row_agency, row_year = layout.agencies, layout.row_agency, layout.row_year
     check_lag_columns(lag_spec, [*agencies.columns[1:], *DERIVED_COLUMNS, *MEASURE_COLUMNS])
-    data_years = _data_years(dataset)
-    window = _window(data_years, first_year, last_year)
-
-    founded, closed = _agency_years(agencies)
-    start, end = at_risk_span(founded, closed, *data_years)
-    row_agency, row_year = expand_spans(start, end)
-    rows = _PanelRows(agencies[ENTITY], start, end)
-    contract_row = rows.locate(contracts, "contracts")
-    revenue_row = rows.locate(revenue, "revenue")
-
-    measures = measures_by_group(contracts, revenue, contract_row, revenue_row, len(row_agency))
+    contracts, revenue = dataset.contracts, dataset.revenue
+    measures = measures_by_group(
+        contracts, revenue, layout.contract_row, layout.revenue_row, len(row_agency)
+    )
+    window = layout.window
     frame = pd.DataFrame(
         {
             **{c: agencies[c].array.take(row_agency) for c in agencies.columns[1:]},
-            **(life := _life_columns(founded, closed, row_agency, row_year, window[0])),
+            **(
+                life := _life_columns(
+                    layout.founded, layout.closed, row_agency, row_year, window[0]
+                )
+            ),
             **exit_cause_columns(agencies, row_agency, life["exit"]),
             **measures,
         },
@@ -306,55 +304,6 @@ def add_lags(panel: pd.DataFrame, lags: LagSpec) -> pd.DataFrame:
     return pd.concat([panel, pd.DataFrame(lagged, index=panel.index)], axis=1)
 
 
-def at_risk_span(
-    founded: IntArray, closed: np.ndarray, first_year: int, last_year: int
-) -> tuple[IntArray, IntArray]:
-    """First and last year at risk of each agency within a window.
-
-    Parameters
-    ----------
-    founded : ndarray of int64
-        Founding years, shape ``(n_agencies,)``.
-    closed : ndarray of float64
-        Closing years, NaN for agencies still open; shape ``(n_agencies,)``.
-    first_year, last_year : int
-        The window.
-
-    Returns
-    -------
-    start, end : ndarray of int64
-        ``max(founded, first_year)`` and ``min(closed, last_year)``; an agency with
-        ``end < start`` has no year at risk.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> at_risk_span(np.array([2008, 2016]), np.array([2014.0, np.nan]), 2012, 2020)
-    (array([2012, 2016]), array([2014, 2020]))
-    """
-    start = np.maximum(founded, first_year).astype(np.int64)
-    end = np.where(np.isnan(closed), last_year, np.minimum(closed, last_year)).astype(np.int64)
-    return start, end
-
-
-def expand_spans(start: IntArray, end: IntArray) -> tuple[IntArray, IntArray]:
-    """One row per entity and year of ``[start, end]``: the entity's position and the year.
-
-    Entities with ``end < start`` get no rows; rows come entity by entity, years ascending.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> expand_spans(np.array([2015, 2019, 2016]), np.array([2016, 2018, 2016]))
-    (array([0, 0, 2]), array([2015, 2016, 2016]))
-    """
-    n_years = np.maximum(end - start + 1, 0)
-    entity = np.repeat(np.arange(len(start), dtype=np.int64), n_years)
-    first = np.cumsum(n_years) - n_years
-    offset = np.arange(len(entity), dtype=np.int64) - np.repeat(first, n_years)
-    return entity, start[entity] + offset
-
-
 def check_conservation(
     panel: pd.DataFrame,
     contracts: pd.DataFrame,
@@ -423,31 +372,6 @@ def write_panel(panel: pd.DataFrame, path: PathLikeStr) -> Path:
     return target
 
 
-class _PanelRows:
-    """Where each agency's rows start in the panel, and the years they cover."""
-
-    def __init__(self, ids: pd.Series, start: IntArray, end: IntArray):
-        n_years = np.maximum(end - start + 1, 0)
-        self.index = pd.Index(ids)
-        self.start, self.end, self.first_row = start, end, np.cumsum(n_years) - n_years
-
-    def locate(self, frame: pd.DataFrame, file: str) -> IntArray:
-        """The panel row of every row of ``frame``; DataError for rows that have none."""
-        codes, uniques = pd.factorize(frame[ENTITY])
-        known = self.index.get_indexer(uniques)
-        agency = np.where(codes >= 0, known[codes] if len(known) else codes, -1)
-        if (agency < 0).any():
-            bad = agency < 0
-            rule = "agency_id must exist in agencies"
-            raise DataError(row_problems(frame, bad, file, ENTITY, rule))
-        year = integer_column(frame, TIME, file)
-        outside = (year < self.start[agency]) | (year > self.end[agency])
-        if outside.any():
-            rule = "year must lie between the agency's founded and closed years"
-            raise DataError(row_problems(frame, outside, file, TIME, rule))
-        return self.first_row[agency] + year - self.start[agency]
-
-
 def _lag_column(column: object) -> str:
     if not isinstance(column, str):
         raise SpecError(f"lag columns must be names (str), got {column!r}")
@@ -461,55 +385,6 @@ def _lag_orders(column: str, orders: int | Iterable[int]) -> tuple[int, ...]:
     ):
         raise SpecError(f"lag orders of {column!r} must be positive integers, got {orders!r}")
     return tuple(sorted({int(k) for k in values}))
-
-
-def _sorted_agencies(agencies: pd.DataFrame) -> pd.DataFrame:
-    require_columns(agencies, AGENCY_REQUIRED, "agencies")
-    reserved = [c for c in agencies.columns if c in (TIME, *DERIVED_COLUMNS, *MEASURE_COLUMNS)]
-    if reserved:
-        rule = "column name is reserved for the panel"
-        raise DataError(problem_rows("agencies", None, reserved, rule))
-    ids = agencies[ENTITY]
-    bad = (ids.isna() | ids.duplicated(keep=False)).to_numpy()
-    if bad.any():
-        raise DataError(row_problems(agencies, bad, "agencies", ENTITY, "agency_id must be unique"))
-    front = [ENTITY, *[c for c in agencies.columns if c != ENTITY]]
-    return agencies[front].sort_values(ENTITY, kind="stable")
-
-
-def _agency_years(agencies: pd.DataFrame) -> tuple[IntArray, FloatArray]:
-    """Founding years (int64) and closing years (float64, NaN while open)."""
-    founded = integer_column(agencies, "founded", "agencies")
-    if "closed" not in agencies:
-        return founded, np.full(len(agencies), np.nan)
-    closed = pd.to_numeric(agencies["closed"], errors="coerce")
-    number = closed.to_numpy(np.float64, na_value=np.nan)
-    bad = (closed.isna() & agencies["closed"].notna()).to_numpy() | (number % 1 > 0)
-    if bad.any():
-        rule = "closed must be an integer year or blank"
-        raise DataError(row_problems(agencies, bad, "agencies", "closed", rule))
-    return founded, number
-
-
-def _data_years(dataset: Dataset) -> tuple[int, int]:
-    try:
-        return dataset.years
-    except ValueError:
-        rule = "the data set has no contracts or revenue"
-        raise DataError(problem_rows("contracts", None, None, rule)) from None
-
-
-def _window(data: tuple[int, int], first: int | None, last: int | None) -> tuple[int, int]:
-    lo = data[0] if first is None else int(first)
-    hi = data[1] if last is None else int(last)
-    if lo > hi:
-        raise SpecError(f"first_year={lo} is after last_year={hi}")
-    if lo < data[0] or hi > data[1]:
-        raise SpecError(
-            f"the window {lo}-{hi} reaches outside the years of the data ({data[0]}-{data[1]}); "
-            "agency-years there are unobserved, not zero"
-        )
-    return lo, hi
 
 
 def _life_columns(
