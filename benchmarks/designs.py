@@ -13,8 +13,8 @@ Run from the repository root::
 * **Competing risks** (``sustain.simulate(cause_coefs=...)``, 3,000 agencies): bias and 95%
   coverage of the cause-specific effects of HHI in the multinomial discrete-time hazard.
 
-The tests run one replication of each (``tests/test_event_study.py``,
-``tests/test_competing.py``).
+The tests run one replication of each (``tests/models/designs/test_event_study.py``,
+``tests/models/survival/test_competing.py``).
 """
 
 from __future__ import annotations

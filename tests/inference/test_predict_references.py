@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = json.loads((ROOT / "tests/references/inference/cox_predict.json").read_text())
 
 # R and sustain accumulate the same risk-set sums in different orders (R in C, sustain with
-# extended-precision cumulative sums); the Cox references of tests/test_cox_references.py agree
+# extended-precision cumulative sums); the Cox references of tests/models/survival/test_cox_references.py agree
 # to ~1e-10 relative on these data, and survival probabilities inherit that.
 SURVIVAL_RTOL = 1e-8
 

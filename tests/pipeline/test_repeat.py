@@ -7,7 +7,7 @@ the runs agree). Every file of every run has the SHA-256 of the first run's, the
 aside, whose only difference may be its ``created`` field. (That a first compilation on an
 empty cache gives the same numbers as code loaded from the cache -- the cause of the
 differences seen before, see ``sustain.models.bayes.compiled`` -- is checked by
-``tests/test_bayes_engine.py::test_correlated_slope_with_fresh_caches``.)
+``tests/models/bayes/test_engine.py::test_correlated_slope_with_fresh_caches``.)
 
 While at it, the fresh runs check the progress of ``sustain run``: while a Bayesian model is
 fitted, progress lines come at most ``MAX_SILENCE`` seconds apart.

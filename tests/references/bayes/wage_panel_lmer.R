@@ -1,4 +1,4 @@
-# REML reference for tests/test_bayes_reference.py.
+# REML reference for tests/models/bayes/test_references.py.
 # Data: linearmodels.datasets.wage_panel (Vella and Verbeek 1998; 545 men, 1980-1987),
 # exported with: python -c "from linearmodels.datasets import wage_panel;
 #   wage_panel.load().to_csv('wage_panel.csv', index=False)"

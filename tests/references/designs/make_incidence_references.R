@@ -1,4 +1,4 @@
-# Cumulative-incidence references for sustain (tests/test_incidence.py).
+# Cumulative-incidence references for sustain (tests/models/survival/test_incidence.py).
 # Run from tests/references/designs/:
 #   Rscript make_incidence_references.R > make_incidence_references.log 2>&1
 # Software: R 4.2.2, survival 3.5-3, cmprsk 2.2-11 (Debian bookworm packages r-base-core,

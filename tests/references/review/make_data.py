@@ -1,4 +1,4 @@
-"""Write the synthetic data sets of the review tests (``tests/test_models_review.py``).
+"""Write the synthetic data sets of the review tests (``tests/models/test_adversarial_references.py``).
 
 Run from the repository root: ``.venv/bin/python tests/references/review/make_data.py``.
 Every data set is drawn from ``numpy.random.default_rng`` with a fixed seed, so the CSV files in

@@ -1,4 +1,4 @@
-# Reference numbers for tests/test_models_review.py (independent review of fit_fe, hausman,
+# Reference numbers for tests/models/test_adversarial_references.py (independent review of fit_fe, hausman,
 # fit_hazard, fit_cox, to_spells and kaplan_meier), computed with R on the data in data/.
 # Run from the repository root:
 #   .venv/bin/python tests/references/review/make_data.py

@@ -18,7 +18,7 @@ import sustain
 from sustain.data.staggered import simulate_staggered
 from sustain.errors import SpecError
 
-REFERENCES = Path(__file__).parent / "references" / "designs"
+REFERENCES = Path(__file__).resolve().parents[2] / "references" / "designs"
 PUBLISHED = json.loads((REFERENCES / "did_published.json").read_text())
 # R prints estimates to 4 decimals: agreement within half a unit of the last digit
 PRINTED_4 = 5e-5

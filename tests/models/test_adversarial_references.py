@@ -26,7 +26,7 @@ import sustain
 from sustain.errors import DataError, FitError
 from sustain.models.panel.fit import FEW_CLUSTERS
 
-REVIEW = Path(__file__).parent / "references" / "review"
+REVIEW = Path(__file__).resolve().parents[1] / "references" / "review"
 REF = json.loads((REVIEW / "review.json").read_text())
 
 # Least squares on both sides (QR in R, SVD least squares in numpy): only rounding differs,

@@ -32,7 +32,7 @@ SE_RTOL = 1e-9
 # phtest and sustain.hausman invert the same 2 x 2 covariance difference.
 HAUSMAN_RTOL = 1e-8
 
-REFERENCES = Path(__file__).parent / "references" / "fe"
+REFERENCES = Path(__file__).resolve().parents[2] / "references" / "fe"
 PUBLISHED = runpy.run_path(str(REFERENCES / "published.py"))
 GRUNFELD = "invest ~ value + capital"
 WAGE_RE = "lwage ~ educ + black + hisp + exper + expersq + married + union + C(year)"

@@ -1,6 +1,6 @@
 """fit_bayes: formula -> structure, priors, families and real fits.
 
-The collapsed algebra is tested against dense linear algebra in tests/test_bayes_collapsed.py.
+The collapsed algebra is tested against dense linear algebra in tests/models/bayes/test_collapsed.py.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from lifelines import AalenJohansenFitter
 import sustain
 from sustain.errors import SpecError
 
-REFERENCES = Path(__file__).parent / "references" / "designs"
+REFERENCES = Path(__file__).resolve().parents[2] / "references" / "designs"
 # R writes 17 significant digits and both sides sum the same terms: agreement to rounding
 R_TOL = 1e-12
 # lifelines breaks tied exit times by a random jitter of 1e-4 and reports the curve at the

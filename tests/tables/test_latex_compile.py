@@ -13,7 +13,7 @@ import subprocess
 import warnings
 
 import pytest
-from test_tables_golden import LABELS, bayes_result, describe_frame, golden_models
+from support.hand_results import LABELS, bayes_result, describe_frame, golden_models
 
 import sustain
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from test_tables_golden import LABELS, bayes_result, cox_result, fe_result, hazard_result
+from support.hand_results import LABELS, bayes_result, cox_result, fe_result, hazard_result
 
 import sustain
 from sustain.diagnostics.headline import headline_problems

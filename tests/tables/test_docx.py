@@ -6,7 +6,7 @@ import zipfile
 
 import docx
 import pytest
-from test_tables_golden import (
+from support.hand_results import (
     LABELS,
     bayes_result,
     cox_result,

@@ -33,7 +33,7 @@ EXACT = 1e-12
 # differences are measured relative to max(|value|, 1) (benchmarks/panel.py::compare).
 CROSS_CHECK_TOL = 1e-9
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "panel.py"
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "panel.py"
 
 
 def contract(agency: str, year: int, amount: float, funder: str = "f", **extra) -> dict:

@@ -18,7 +18,7 @@ from sustain.data.measures import MEASURE_COLUMNS
 from sustain.datasets.__main__ import main as regenerate
 from sustain.figures.style import has_cjk
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT / "data" / "example"
 README = DATA_DIR / "README.md"
 DOCS = ROOT / "docs" / "simulation.md"
@@ -186,7 +186,7 @@ def test_packaged_codebook_equals_repository_codebook():
     import sustain.datasets
 
     packaged = Path(sustain.datasets.__file__).parent / "example" / "README.md"
-    repository = Path(__file__).resolve().parents[1] / "data" / "example" / "README.md"
+    repository = Path(__file__).resolve().parents[2] / "data" / "example" / "README.md"
     assert packaged.read_bytes() == repository.read_bytes()
 
 
@@ -195,7 +195,7 @@ def test_codebook_page_is_the_codebook_in_plain_markdown():
     (GitHub, an editor); refresh it with `cp data/example/README.md docs/codebook.md`."""
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     page = (root / "docs" / "codebook.md").read_bytes()
     assert page == (root / "data" / "example" / "README.md").read_bytes()
     assert b"--8<--" not in page

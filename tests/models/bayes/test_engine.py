@@ -56,24 +56,6 @@ COLD_TIMEOUT = 900
 EXTREMES = (-700.0, -50.0, 50.0, 700.0)
 
 
-def sleepstudy(seed: int) -> pd.DataFrame:
-    """Data shaped like lme4's sleepstudy: 18 subjects x 10 days, correlated intercept/slope.
-
-    Parameters are lme4's REML estimates (fixed 251.4 + 10.5 days; sds 24.7 and 5.9,
-    correlation 0.07; residual sd 25.6).
-    """
-    rng = np.random.default_rng(seed)
-    sd, cor = np.array([24.7, 5.9]), 0.07
-    cov = np.outer(sd, sd) * np.array([[1.0, cor], [cor, 1.0]])
-    u = rng.multivariate_normal([0.0, 0.0], cov, 18)
-    subject = np.repeat(np.arange(18), 10)
-    days = np.tile(np.arange(10.0), 18)
-    reaction = 251.4 + u[subject, 0] + (10.5 + u[subject, 1]) * days + rng.normal(0, 25.6, 180)
-    return pd.DataFrame(
-        {"Subject": [f"S{s:02d}" for s in subject], "Days": days, "Reaction": reaction}
-    )
-
-
 def mixed_data(seed: int = 0) -> pd.DataFrame:
     """Rows nested in a/b, crossed with t, a slope x, and responses of every family."""
     rng = np.random.default_rng(seed)
@@ -225,7 +207,7 @@ import numpy as np
 sys.path.insert(0, {tests!r})
 import sustain
 from sustain.models.bayes.sampling import clear_cache
-from test_bayes_engine import sleepstudy
+from support.sleepstudy import sleepstudy
 
 def fit(seed):
     return sustain.fit_bayes(sleepstudy(seed), "Reaction ~ Days + (Days | Subject)",
@@ -260,7 +242,7 @@ def test_correlated_slope_with_fresh_caches(tmp_path: Path) -> None:
     draws must be bit-identical to those of the first, freshly compiled fit (with fastmath they
     differed, which made reruns of a spec differ: issue 11, item 13)."""
     script = SLEEP_SCRIPT.format(
-        tests=str(Path(__file__).parent),
+        tests=str(Path(__file__).resolve().parents[2]),
         seeds=SLEEP_SEEDS,
         draws=SLEEP_DRAWS,
         tune=SLEEP_TUNE,

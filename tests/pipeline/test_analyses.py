@@ -14,7 +14,7 @@ import pytest
 import sustain
 from sustain.pipeline import load_spec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ANALYSES = REPO / "analyses"
 SCRIPTS = [
     "01_describe",

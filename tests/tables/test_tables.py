@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from test_tables_golden import (
+from support.hand_results import (
     LABELS,
     bayes_result,
     cox_result,

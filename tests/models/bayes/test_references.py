@@ -16,7 +16,7 @@ import pytest
 
 import sustain
 
-REFERENCE = Path(__file__).parent / "references" / "bayes" / "wage_panel_lmer.json"
+REFERENCE = Path(__file__).resolve().parents[2] / "references" / "bayes" / "wage_panel_lmer.json"
 FORMULA = "lwage ~ educ + black + hisp + exper + expersq + married + union + (1 | nr)"
 # statsmodels' and lme4's REML optimisers stop at slightly different points: estimates agree to
 # 1e-4 relative (absolute 1e-6 for coefficients near 0), variance components to 1e-3.
