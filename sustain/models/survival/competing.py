@@ -26,7 +26,12 @@ from sustain._typing import FloatArray, IntArray
 from sustain.errors import FitError, SpecError
 from sustain.formula import check_columns, design, parse_formula
 from sustain.inference.covariance import cluster_covariance
-from sustain.models.survival.hazard import band_label, duration_dummies, duration_spline
+from sustain.models.survival.hazard import (
+    band_label,
+    duration_dummies,
+    duration_spline,
+    outcome_bands,
+)
 from sustain.models.survival.spells import (
     as_columns,
     at_risk_rows,
@@ -252,25 +257,7 @@ def competing_duration_bands(
     >>> competing_duration_bands(age, outcome, 2)
     [(0.0, 1.0), (2.0, 2.0)]
     """
-    values, inverse = np.unique(np.asarray(duration, float), return_inverse=True)
-    counts = np.zeros((len(values), n_causes + 1))
-    np.add.at(counts, (inverse, np.asarray(outcome, np.int64)), 1.0)
-    bands: list[tuple[float, float]] = []
-    low, running = None, np.zeros(n_causes + 1)
-    for value, row in zip(values, counts, strict=True):
-        low = value if low is None else low
-        running = running + row
-        if running[0] >= 1 and (running[1:] >= min_events).all():
-            bands.append((float(low), float(value)))
-            low, running = None, np.zeros(n_causes + 1)
-    if low is not None:
-        if not bands:
-            raise FitError(
-                f"duration dependence needs at least {min_events} exit(s) of every cause; "
-                "the data have too few (use duration=None or a spline)"
-            )
-        bands[-1] = (bands[-1][0], float(values[-1]))
-    return bands
+    return outcome_bands(duration, outcome, n_causes, min_events, "exit(s) of every cause")
 
 
 def fit_competing(

@@ -131,22 +131,39 @@ def duration_bands(
     >>> duration_bands(age, exit)
     [(0.0, 0.0), (1.0, 4.0)]
     """
+    return outcome_bands(duration, np.asarray(event, np.int64), 1, min_events, "event(s)")
+
+
+def outcome_bands(
+    duration: FloatArray, outcome: IntArray, n_causes: int, min_events: int, what: str
+) -> list[tuple[float, float]]:
+    """Consecutive duration bands in which each of the ``n_causes`` causes (outcome 1 ..
+    ``n_causes``; 0 is staying) has ``min_events`` exits and some rows stay; the core of
+    :func:`duration_bands` and of the competing-risks bands. ``what`` names the events in the
+    error raised when not even one band can be formed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> outcome_bands(np.array([0, 0, 1, 1]), np.array([2, 0, 1, 0]), 2, 1, "exits")
+    [(0.0, 1.0)]
+    """
     values, inverse = np.unique(np.asarray(duration, float), return_inverse=True)
-    events = np.bincount(inverse, weights=np.asarray(event, float), minlength=len(values))
-    rows = np.bincount(inverse, minlength=len(values))
+    counts = np.zeros((len(values), n_causes + 1))
+    np.add.at(counts, (inverse, np.asarray(outcome, np.int64)), 1.0)
     bands: list[tuple[float, float]] = []
-    low, n_events, n_other = None, 0.0, 0.0
-    for value, e, n in zip(values, events, rows, strict=True):
+    low, running = None, np.zeros(n_causes + 1)
+    for value, row in zip(values, counts, strict=True):
         low = value if low is None else low
-        n_events, n_other = n_events + e, n_other + n - e
-        if n_events >= min_events and n_other >= 1:
+        running = running + row
+        if running[0] >= 1 and (running[1:] >= min_events).all():
             bands.append((float(low), float(value)))
-            low, n_events, n_other = None, 0.0, 0.0
+            low, running = None, np.zeros(n_causes + 1)
     if low is not None:
         if not bands:
             raise FitError(
-                f"duration dependence needs at least {min_events} event(s) and one row "
-                "without an event; the data have too few"
+                f"duration dependence needs at least {min_events} {what} and one row "
+                "without an event; the data have too few (use duration=None or a spline)"
             )
         bands[-1] = (bands[-1][0], float(values[-1]))
     return bands
