@@ -115,6 +115,7 @@ def cause_eta(
 
     Examples
     --------
+    >>> from sustain.data.simulate import Truth
     >>> t = Truth({"Intercept": 0.0}, {}, 1.0, 1.0, 1.0, age_amplitude=0.0,
     ...           causes={"merged": {"Intercept": -4.0, "hhi": 2.0}})
     >>> eff = {"agency": np.zeros(1), "district_hazard": np.zeros(1)}

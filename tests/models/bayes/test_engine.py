@@ -165,9 +165,9 @@ def test_collapsed_model_rejects_extreme_proposals() -> None:
 
 @pytest.mark.bayes
 def test_joint_model_rejects_extreme_proposals() -> None:
-    from sustain.models.joint_model import build_joint_model, joint_priors
-    from sustain.models.joint_model import centred_levels as joint_centred
-    from sustain.models.joint_terms import build_joint_terms
+    from sustain.models.joint.model import build_joint_model, joint_priors
+    from sustain.models.joint.model import centred_levels as joint_centred
+    from sustain.models.joint.terms import build_joint_terms
 
     panel = sustain.build_panel(sustain.simulate(seed=3, n_agencies=120).data)
     terms = build_joint_terms(panel, "quality ~ hhi + (1 | district)", "exit ~ hhi", "agency_id")
