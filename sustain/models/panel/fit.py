@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sustain.errors import DataError, SpecError
+from sustain.errors import DataError, SpecError, problem_rows
 from sustain.inference.design import ModelFrame, model_frame
 from sustain.models.panel import absorb as fe_fast
 from sustain.models.panel import covariance as fe_covariance
@@ -357,16 +357,8 @@ def _lm_spec(
         w = pd.Series(p.weights, index=p.y.index)
         bad = ~(w > 0).to_numpy()
         if bad.any():
-            problems = pd.DataFrame(
-                {
-                    "file": "panel",
-                    "row": np.flatnonzero(bad),
-                    "column": weights,
-                    "rule": "weights must be > 0",
-                    "value": w[bad].astype(str).to_numpy(),
-                }
-            )
-            raise DataError(problems)
+            rows, values = np.flatnonzero(bad), w[bad].astype(str).to_numpy()
+            raise DataError(problem_rows("panel", rows, weights, "weights must be > 0", values))
     return LinearmodelsSpec(
         estimator=estimator,
         y=p.y,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sustain._typing import FloatArray
-from sustain.errors import DataError, FitError, SpecError
+from sustain.errors import DataError, FitError, SpecError, problem_rows
 from sustain.formula import check_columns, design, parse_formula, variables
 from sustain.models.panel import absorb as fe_fast
 from sustain.options import CovType, Estimator, check_choice
@@ -141,16 +141,9 @@ def _check_frame(data: pd.DataFrame) -> tuple[str, str]:
     if not _unique_pairs(index):
         dup = index.duplicated(keep=False)
         rows = np.flatnonzero(dup)
-        problems = pd.DataFrame(
-            {
-                "file": "panel",
-                "row": rows,
-                "column": f"({names[0]}, {names[1]})",
-                "rule": "each (entity, time) pair must appear once",
-                "value": [str(index[i]) for i in rows],
-            }
-        )
-        raise DataError(problems)
+        column, values = f"({names[0]}, {names[1]})", [str(index[i]) for i in rows]
+        rule = "each (entity, time) pair must appear once"
+        raise DataError(problem_rows("panel", rows, column, rule, values))
     return names[0], names[1]
 
 
