@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sustain._atomic import write_text
+from sustain._threads import one_blas_thread
 from sustain._typing import PathLikeStr
 from sustain.errors import SpecError
 from sustain.multiverse.grid import Specification
@@ -126,12 +127,10 @@ def run_specification(spec: Specification, panel: pd.DataFrame, alpha: float = 0
     >>> run_specification(bad, panel).error_type
     'SpecError'
     """
-    from threadpoolctl import threadpool_limits
-
     start = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        with threadpool_limits(limits=1), warnings.catch_warnings():
+        with one_blas_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = fit_specification(spec, panel)
             values = coefficient(result, spec.term, alpha)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from sustain._threads import one_blas_thread
 from sustain._typing import PathLikeStr
 from sustain.data.dataset import Dataset
 from sustain.data.problems import left_out_lines
@@ -148,7 +149,8 @@ def run_spec(
         f"run {spec.name!r}: {len(spec.models)} models, {len(spec.tables)} tables, "
         f"{len(spec.figures)} figures -> {spec.results}"
     )
-    with transaction(Path(spec.results), say=progress.say) as folder:
+    # one BLAS thread throughout: the same bytes on every machine (see sustain._threads)
+    with one_blas_thread(), transaction(Path(spec.results), say=progress.say) as folder:
         outputs, manifest, fits, diag_ok = _run_into(spec, folder, progress)
     root = Path(os.path.abspath(spec.results))
     progress.say(f"wrote {len(outputs)} files and manifest.json to {root}")

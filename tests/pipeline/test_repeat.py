@@ -139,3 +139,63 @@ def test_sustain_run_prints_progress_while_sampling(runs) -> None:
             assert len(gaps) >= 2, stdout
             assert max(gaps) <= MAX_SILENCE, (model, gaps)
         assert "iterations" in stdout and "divergence" in stdout
+
+
+BLAS_SPEC = """
+[data]
+builtin = "example"
+
+[[models]]
+name = "hazard"
+kind = "hazard"
+formula = "exit ~ hhi + gov_share + log_revenue + share_single_source"
+link = "cloglog"
+duration = "age"
+
+[[tables]]
+name = "ame_by_tier"
+kind = "margins"
+model = "hazard"
+by = "main_tier"
+formats = ["csv"]
+"""
+
+
+def test_outputs_do_not_depend_on_the_blas_threads(tmp_path: Path) -> None:
+    """The same spec gives the same bytes whether the process was limited to one BLAS thread or
+    not (the hazard's IRLS and clustered covariance differed in their last bits with two OpenBLAS
+    threads: seen as a margins table differing between runs in and out of the test process)."""
+    from threadpoolctl import threadpool_limits
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(BLAS_SPEC, encoding="utf-8")
+    free = digests(run_spec(spec, out=tmp_path / "free", quiet=True).folder)
+    with threadpool_limits(limits=1):
+        pinned = digests(run_spec(spec, out=tmp_path / "pinned", quiet=True).folder)
+    assert free == pinned
+
+
+def test_overlapping_blocks_restore_the_threads() -> None:
+    """Blocks opened and closed by several threads in any order leave the process's BLAS
+    threads as they were (threadpool_limits alone can leave them at one for good)."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from sustain._threads import one_blas_thread
+
+    before = [lib["num_threads"] for lib in threadpool_info()]
+    barrier = threading.Barrier(4)
+
+    def work(i: int) -> None:
+        barrier.wait()
+        for _ in range(50):
+            with one_blas_thread():
+                assert all(lib["num_threads"] == 1 for lib in threadpool_info())
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [lib["num_threads"] for lib in threadpool_info()] == before

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from sustain._threads import one_blas_thread
 from sustain.errors import FitError, SpecError
 from sustain.models.bayes.compiled import POSITION, CompiledModel, compile_model, to_nutpie
 from sustain.models.bayes.progress import UPDATE_MS, ProgressReporter, SamplingProgress
@@ -247,9 +248,7 @@ def single_threaded_blas() -> Iterator[None]:
     ...     float(np.ones(3) @ np.ones(3))
     3.0
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         yield
 
 
