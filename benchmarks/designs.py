@@ -8,8 +8,11 @@ Run from the repository root::
 * **Event studies** (:func:`sustain.data.staggered.simulate_staggered`, 1,200 units, cohorts
   4, 6, 8 and never treated, effects growing with exposure at cohort-specific rates): for each
   estimator, the mean bias of the event-time effects 0..3 and of the overall ATT, and the
-  coverage of their 95% pointwise intervals. Callaway-Sant'Anna and Sun-Abraham should cover
-  about 95%; the classic TWFE estimates are biased.
+  coverage of their 95% pointwise intervals, of the truth given the cohort sizes drawn and of
+  its population value (cohort probabilities). Callaway-Sant'Anna's errors include the
+  uncertainty of the cohort shares (as R did's) and should cover the population value about
+  95%; Sun-Abraham's treat the shares as fixed (as fixest) and should cover the truth given
+  the sizes about 95%; the classic TWFE estimates are biased.
 * **Competing risks** (``sustain.simulate(cause_coefs=...)``, 3,000 agencies): bias and 95%
   coverage of the cause-specific effects of HHI in the multinomial discrete-time hazard.
 
@@ -27,7 +30,7 @@ import pandas as pd
 
 import sustain
 from sustain.data.simulate import simulate
-from sustain.data.staggered import simulate_staggered
+from sustain.data.staggered import StaggeredSimulation, simulate_staggered
 
 ESTIMATORS = ("callaway_santanna", "sun_abraham", "twfe")
 EVENTS = (0, 1, 2, 3)
@@ -42,9 +45,7 @@ def event_study_rows(seed: int) -> list[dict[str, object]]:
         es = sustain.fit_event_study(sim.frame, "y", cohort="cohort", estimator=estimator,
                                      window=(-3, 3), reps=99)  # fmt: skip
         ci = es.conf_int()
-        targets = {f"event[{k}]": float(sim.truth.loc[k]) for k in EVENTS}
-        targets["ATT"] = sim.simple_att
-        for term, truth in targets.items():
+        for term, truth, population in targets(sim):
             lower, upper = ci.loc[term]
             rows.append(
                 {
@@ -52,9 +53,19 @@ def event_study_rows(seed: int) -> list[dict[str, object]]:
                     "term": term,
                     "bias": es.params[term] - truth,
                     "covered": lower < truth < upper,
+                    "covered (population)": lower < population < upper,
                 }  # fmt: skip
             )
     return rows
+
+
+def targets(sim: StaggeredSimulation) -> list[tuple[str, float, float]]:
+    """Each target's truth given the cohort sizes drawn, and its population value."""
+    out = [
+        (f"event[{k}]", float(sim.truth.loc[k]), float(sim.population_truth.loc[k])) for k in EVENTS
+    ]
+    out.append(("ATT", sim.simple_att, sim.population_att))
+    return out
 
 
 def competing_rows(seed: int) -> list[dict[str, object]]:
@@ -78,7 +89,9 @@ def main() -> None:
     start = time.perf_counter()
     es = pd.DataFrame([r for s in range(args.reps) for r in event_study_rows(1000 + s)])
     summary = es.groupby(["estimator", "term"], sort=False).agg(
-        bias=("bias", "mean"), coverage=("covered", "mean")
+        bias=("bias", "mean"),
+        coverage=("covered", "mean"),
+        coverage_population=("covered (population)", "mean"),
     )
     print(f"Event studies, {args.reps} replications ({time.perf_counter() - start:.0f} s):")
     print(summary.round(3).to_string())

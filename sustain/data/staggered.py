@@ -35,11 +35,27 @@ class StaggeredSimulation:
     simple_att : float
         True average of the post-treatment cell effects weighted by cohort size (R did's
         ``simple`` aggregation, what ``fit_event_study(...).att`` estimates).
+    population_truth : Series
+        As ``truth`` with the cohorts weighted by their probabilities instead of their shares
+        in this sample.
+    population_att : float
+        As ``simple_att`` with the cohorts' probabilities.
+
+    Notes
+    -----
+    ``truth`` and ``simple_att`` condition on the cohort sizes drawn; the population versions
+    do not. Callaway and Sant'Anna's standard errors of aggregated effects (R did's, and
+    sustain's) include the uncertainty of the estimated cohort shares, so they target the
+    population versions: against the sample versions their intervals over-cover. The
+    Sun-Abraham and TWFE aggregations treat the shares as fixed (as fixest does) and target
+    the sample versions.
     """
 
     frame: pd.DataFrame
     truth: pd.Series
     simple_att: float
+    population_truth: pd.Series
+    population_att: float
 
 
 def simulate_staggered(
@@ -81,6 +97,16 @@ def simulate_staggered(
         }
     ).set_index(["unit", "period"])
     share = {int(c): float(np.mean(g == c)) for c in labels if c > 0}
+    truth, simple = _effects(share, slopes, n_periods)
+    population = {int(c): float(p) for c, p in cohorts.items() if c > 0}
+    population_truth, population_att = _effects(population, slopes, n_periods)
+    return StaggeredSimulation(frame, truth, simple, population_truth, population_att)
+
+
+def _effects(
+    share: Mapping[int, float], slopes: Mapping[int, float], n_periods: int
+) -> tuple[pd.Series, float]:
+    """Event-time effects and the simple ATT with the cohorts weighted by ``share``."""
     truth = {}
     for k in range(n_periods):
         present = {c: s for c, s in share.items() if c + k <= n_periods}
@@ -91,6 +117,4 @@ def simulate_staggered(
     weights = np.array([share[c] for c, _ in cells])
     effects = np.array([(k + 1) * slopes.get(c, 0.0) for c, k in cells])
     simple = float(weights @ effects / weights.sum())
-    return StaggeredSimulation(
-        frame, pd.Series(truth, name="truth").rename_axis("event_time"), simple
-    )
+    return pd.Series(truth, name="truth").rename_axis("event_time"), simple
