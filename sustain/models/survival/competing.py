@@ -28,9 +28,8 @@ from sustain.formula import check_columns, design, parse_formula
 from sustain.inference.covariance import cluster_covariance
 from sustain.models.survival.hazard import (
     band_label,
-    duration_dummies,
-    duration_spline,
     outcome_bands,
+    with_duration,
 )
 from sustain.models.survival.spells import (
     as_columns,
@@ -299,8 +298,13 @@ def fit_competing(
     outcome, causes, n_unknown = cause_outcomes(exits, rows[competing])
     if not causes:
         raise FitError(f"fit_hazard: {parsed.lhs} has no exits in {len(rows)} rows")
-    X, dur_terms, bands = _design_with_duration(
-        d.X, rows, duration, duration_form, spline_df, outcome, len(causes), min_events
+    X, dur_terms, bands = with_duration(
+        d.X,
+        rows,
+        duration,
+        duration_form,
+        spline_df,
+        lambda v: competing_duration_bands(v, outcome, len(causes), min_events),
     )
     check_full_rank(X, "fit_hazard")
     fit = mnlogit(outcome, X.to_numpy(float), len(causes))
@@ -338,31 +342,6 @@ def fit_competing(
         duration_terms=tuple(dur_terms),
         duration_bands=tuple(bands),
     )
-
-
-def _design_with_duration(
-    X: pd.DataFrame,
-    rows: pd.DataFrame,
-    duration: str | None,
-    form: str,
-    spline_df: int,
-    outcome: IntArray,
-    n_causes: int,
-    min_events: int,
-) -> tuple[pd.DataFrame, list[str], list[tuple[float, float]]]:
-    if duration is None:
-        return X, [], []
-    values = pd.to_numeric(rows.loc[X.index, duration], errors="coerce").rename(duration)
-    bands: list[tuple[float, float]] = []
-    if form == "spline":
-        basis = duration_spline(values, spline_df)
-    else:
-        bands = competing_duration_bands(values.to_numpy(float), outcome, n_causes, min_events)
-        basis = duration_dummies(values, bands, drop_first="Intercept" in X.columns)
-    clash = sorted(set(basis.columns) & set(X.columns))
-    if clash:
-        raise SpecError(f"duration terms {clash} clash with formula terms")
-    return pd.concat([X, basis], axis=1), list(basis.columns), bands
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ by conditioning on the rows observed).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
@@ -359,7 +359,9 @@ def fit_hazard(
             f"fit_hazard: {parsed.lhs} must have both exits and survivals; "
             f"it has {int(y.sum())} exits in {len(y)} rows"
         )
-    X, terms, bands = _with_duration(d.X, frame, duration, duration_form, spline_df, y, min_events)
+    X, terms, bands = with_duration(
+        d.X, frame, duration, duration_form, spline_df, lambda v: duration_bands(v, y, min_events)
+    )
     check_full_rank(X, "fit_hazard")
     rows = frame.loc[d.rows]
     raw, fit_notes = _glm(y, X, link_name)
@@ -415,16 +417,17 @@ def _check_options(duration_form: str, spline_df: int, min_events: int) -> None:
         raise SpecError(f"min_events must be a positive integer, got {min_events!r}")
 
 
-def _with_duration(
+def with_duration(
     X: pd.DataFrame,
     frame: pd.DataFrame,
     duration: str | None,
     form: str,
     spline_df: int,
-    y: BoolArray,
-    min_events: int,
+    bands_of: Callable[[FloatArray], list[tuple[float, float]]],
 ) -> tuple[pd.DataFrame, list[str], list[tuple[float, float]]]:
-    """Append the duration terms to the design matrix."""
+    """Append the duration terms to the design matrix: a spline, or dummies of the bands that
+    ``bands_of`` forms from the durations (one cause: :func:`duration_bands`; competing causes:
+    bands with exits of every cause)."""
     if duration is None:
         return X, [], []
     values = pd.to_numeric(frame.loc[X.index, duration], errors="coerce").rename(duration)
@@ -432,7 +435,7 @@ def _with_duration(
         basis = duration_spline(values, spline_df)
         bands: list[tuple[float, float]] = []
     else:
-        bands = duration_bands(values.to_numpy(float), y, min_events)
+        bands = bands_of(values.to_numpy(float))
         basis = duration_dummies(values, bands, drop_first="Intercept" in X.columns)
     clash = sorted(set(basis.columns) & set(X.columns))
     if clash:
