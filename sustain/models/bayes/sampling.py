@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -264,13 +265,20 @@ def _sample_pymc(model: Any, settings: SamplerSettings, var_names: Sequence[str]
     kwargs: dict[str, Any] = {}
     if settings.target_accept is not None:
         kwargs["target_accept"] = settings.target_accept
+    cores = settings.n_cores
+    if threading.active_count() > 1:
+        # PyMC forks one process per chain on Linux, and fork() while other threads run (a
+        # Dask client, a web server) can deadlock the children. The other start methods
+        # re-import __main__ (which hangs when it is standard input) and gave other draws for
+        # the same seed; chains run one after the other in this process give the same draws.
+        cores = 1
     with pytensor.config.change_flags(numba__fastmath=False):  # as in .compiled: determinism
         return pm.sample(
             model=model,
             draws=settings.draws,
             tune=settings.tune,
             chains=settings.chains,
-            cores=settings.n_cores,
+            cores=cores,
             random_seed=settings.seed,
             progressbar=settings.progressbar,
             compute_convergence_checks=False,

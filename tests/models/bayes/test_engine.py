@@ -358,3 +358,34 @@ def test_progressbar_false_is_silent_and_true_draws(capfd: pytest.CaptureFixture
 def test_progress_line_has_eta_and_phase() -> None:
     p = SamplingProgress("warm-up", 4, 100, 8000, 3, 2.0, 158.0)
     assert p.line() == "warm-up 4 chains: 100/8,000 iterations (1%), 3 divergences, ETA 158 s"
+
+
+@pytest.mark.bayes
+def test_pymc_sampler_never_forks_beside_other_threads() -> None:
+    """With another thread alive (a Dask client, a server), PyMC's chains run in this process
+    one after the other instead of in forked children (fork() beside threads can deadlock;
+    Python warns), and give the same draws as the forked chains."""
+    import threading
+    import warnings
+
+    df = mixed_data(4)
+
+    def fit() -> sustain.models.bayes.BayesResults:
+        return sustain.fit_bayes(
+            df, "y ~ x + (1 | a)", draws=100, tune=100, chains=2, random_seed=5,
+            sampler="pymc", progressbar=False,
+        )  # fmt: skip
+
+    forked = fit()
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            beside = fit()
+    finally:
+        stop.set()
+        other.join()
+    assert not [w for w in caught if "fork()" in str(w.message)]
+    np.testing.assert_array_equal(forked.idata.posterior["x"], beside.idata.posterior["x"])
