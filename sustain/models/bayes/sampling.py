@@ -272,7 +272,14 @@ def _sample_pymc(model: Any, settings: SamplerSettings, var_names: Sequence[str]
         # re-import __main__ (which hangs when it is standard input) and gave other draws for
         # the same seed; chains run one after the other in this process give the same draws.
         cores = 1
-    with pytensor.config.change_flags(numba__fastmath=False):  # as in .compiled: determinism
+    with pytensor.config.change_flags(numba__fastmath=False), warnings.catch_warnings():
+        # (fastmath off as in .compiled: determinism.) With no other Python thread alive, the
+        # threads Python 3.12+ warns about when forking are idle OpenBLAS and Rust worker
+        # threads, which hold no lock the chains' children need (OpenBLAS resets its pool in
+        # an atfork handler); only that one warning is silenced, only here.
+        warnings.filterwarnings(
+            "ignore", r".*use of fork\(\) may lead to deadlocks", DeprecationWarning
+        )
         return pm.sample(
             model=model,
             draws=settings.draws,
