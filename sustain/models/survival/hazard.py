@@ -10,6 +10,7 @@ by conditioning on the rows observed).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -359,16 +360,14 @@ def fit_hazard(
             f"fit_hazard: {parsed.lhs} must have both exits and survivals; "
             f"it has {int(y.sum())} exits in {len(y)} rows"
         )
-    X, terms, bands = with_duration(
-        d.X, frame, duration, duration_form, spline_df, lambda v: duration_bands(v, y, min_events)
-    )
+    bands_of = functools.partial(duration_bands, event=y, min_events=min_events)
+    X, terms, bands = with_duration(d.X, frame, duration, duration_form, spline_df, bands_of)
     check_full_rank(X, "fit_hazard")
     rows = frame.loc[d.rows]
     raw, fit_notes = _glm(y, X, link_name)
     bread = np.asarray(raw.cov_params())
     scores = np.asarray(raw.model.score_obs(raw.params))
-    cov = bread
-    groups = None
+    cov, groups = bread, None
     if cluster is not None:
         groups = pd.factorize(rows[cluster])[0].astype(np.int64)
         if groups.max() < 1:
