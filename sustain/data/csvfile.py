@@ -125,7 +125,7 @@ def _parse_fast(data: bytes, enc: str, sep: str) -> pd.DataFrame | None:
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, LookupError, UnicodeDecodeError):
-        return None
+        return None  # not an error: the careful reader reads the file and reports its problems
     if invalid or table.num_rows == 0:
         return None
     import pyarrow.compute as pc

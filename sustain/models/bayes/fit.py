@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sustain._threads import one_blas_thread
 from sustain.errors import SpecError
 from sustain.limits import check_bound
 from sustain.models.bayes import collapsed as coll
@@ -34,7 +35,6 @@ from sustain.models.bayes.sampling import (
     SamplerSettings,
     resolve_sampler,
     sample_posterior,
-    single_threaded_blas,
 )
 from sustain.models.bayes.terms import INTERCEPT, ModelTerms, build_terms, data_hash
 from sustain.results import ModelInfo
@@ -180,7 +180,7 @@ def fit_bayes(
     if family == "categorical":  # a model of its own: one linear predictor per category
         from sustain.models.bayes.categorical import fit_categorical
 
-        with single_threaded_blas():
+        with one_blas_thread():
             return fit_categorical(
                 data,
                 formula,
@@ -191,7 +191,7 @@ def fit_bayes(
                 log_likelihood=log_likelihood,
             )
     fam = family_spec(family, link)
-    with single_threaded_blas():
+    with one_blas_thread():
         return _fit(
             data,
             formula,

@@ -12,25 +12,23 @@ Determinism: the log-density is compiled without fastmath, so its value cannot d
 whether PyTensor's kernels came from the disk cache or were compiled in this process (the cause
 of runs that were not byte-identical, issue 11 item 13: see :func:`.compiled.compile_model`).
 As a precaution every fit also runs with the BLAS libraries limited to one thread
-(:func:`single_threaded_blas`): the chains already run in parallel, and OpenBLAS's result of a
+(:func:`sustain._threads.one_blas_thread`): the chains already run in parallel, and OpenBLAS's result of a
 product may depend on how many threads split it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from sustain._threads import one_blas_thread
 from sustain.errors import FitError, SpecError
 from sustain.models.bayes.compiled import POSITION, CompiledModel, compile_model, to_nutpie
 from sustain.models.bayes.progress import UPDATE_MS, ProgressReporter, SamplingProgress
@@ -236,21 +234,6 @@ def compiled_model(
         while len(_COMPILED) > CACHE_SIZE:
             _COMPILED.popitem(last=False)
     return compiled
-
-
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Limit every loaded BLAS/OpenMP library to one thread for the block (see module notes).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> with single_threaded_blas():
-    ...     float(np.ones(3) @ np.ones(3))
-    3.0
-    """
-    with one_blas_thread():
-        yield
 
 
 def clear_cache() -> None:

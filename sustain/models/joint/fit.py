@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sustain._threads import one_blas_thread
 from sustain.errors import SpecError
 from sustain.models.bayes.families import FamilySpec, family_spec
 from sustain.models.bayes.fit import (
@@ -30,7 +31,7 @@ from sustain.models.bayes.fit import (
 )
 from sustain.models.bayes.priors import Prior, PriorSet
 from sustain.models.bayes.progress import SamplingProgress
-from sustain.models.bayes.sampling import SamplerSettings, sample_posterior, single_threaded_blas
+from sustain.models.bayes.sampling import SamplerSettings, sample_posterior
 from sustain.models.bayes.terms import data_hash as terms_hash
 from sustain.models.joint.model import (
     Parameterization,
@@ -169,7 +170,7 @@ def fit_joint(
     model = build_joint_model(terms, prior_set, family, centred)
     layout = tuple((k, v.tobytes()) for k, v in centred.items())
     key = ("joint", link_name, prior_set.to_json(), joint_hash(terms), layout)
-    with single_threaded_blas():  # reruns byte-identical: see sustain.models.bayes.sampling
+    with one_blas_thread():  # reruns byte-identical: see sustain.models.bayes.sampling
         idata = sample_posterior(model, settings, stored_names(model), key)
         _add_groups(idata, terms, family, log_likelihood)
     options = _Options(link_name, parameterization, duration, duration_form, seed)
