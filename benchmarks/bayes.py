@@ -306,7 +306,9 @@ def _codes(values):
 
 def child(side: str, n_agencies: int, case: str) -> None:
     start = time.perf_counter()
-    import pymc  # noqa: F401  (imported before timing, as for every side)
+    import arviz  # noqa: F401  (imported before timing, as for every side: nutpie imports it)
+    import nutpie  # noqa: F401
+    import pymc  # noqa: F401
 
     import sustain.models.bayes  # noqa: F401
 

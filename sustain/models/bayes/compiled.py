@@ -116,8 +116,11 @@ class CompiledModel:
         }
 
 
-def compile_model(model: Any, var_names: Sequence[str]) -> CompiledModel:
+def compile_model(model: Any, var_names: Sequence[str], logp: bool = True) -> CompiledModel:
     """Compile ``model`` into a :class:`CompiledModel` storing ``var_names``.
+
+    With ``logp=False`` the log-density is not compiled (``logp`` and ``logp_cfunc`` are
+    ``None``): a hand-written kernel of :mod:`.kernel` stands in for it.
 
     Examples
     --------
@@ -132,7 +135,6 @@ def compile_model(model: Any, var_names: Sequence[str]) -> CompiledModel:
     import pytensor
     import pytensor.tensor as pt
     from pymc.initial_point import make_initial_point_fn
-    from pymc.pytensorf import compile as compile_pymc
     from pytensor.compile.mode import FAST_COMPILE
     from pytensor.graph.replace import vectorize_graph
     from pytensor.graph.traversal import ancestors
@@ -142,24 +144,12 @@ def compile_model(model: Any, var_names: Sequence[str]) -> CompiledModel:
     data_vars = list(model.data_vars)
     data_inputs = [pt.tensor(name=d.name, dtype=d.dtype, shape=(None,) * d.ndim) for d in data_vars]
     replace.update(zip(data_vars, data_inputs, strict=True))
-    logp = model.logp()
-    grads = cast(Sequence[Any], pytensor.grad(logp, value_vars))
-    grad = pt.concatenate([pt.as_tensor(g).ravel() for g in grads])
     stored = list(model.replace_rvs_by_values([model[name] for name in var_names]))
-    logp, grad, *outs = pytensor.graph.clone_replace([logp, grad, *stored], replace)
-    inputs = [x, *data_inputs]
-    # PyMC's rewrites: parameter checks become -inf, never exceptions. No fastmath: PyTensor
-    # caches every op's kernel on disk and links the graph's function against them; a kernel
-    # compiled in this process can be inlined into the graph's function, one loaded from the
-    # cache cannot, and with fastmath LLVM then reassociates sums and contracts multiply-adds
-    # differently. So the log-density depended in its last bits on the state of the cache, a
-    # first (cold) run differed from every later one (posterior draws by ~1e-5 after 300
-    # iterations), and reruns of a spec were not byte-identical (issue 11, item 13). Without
-    # fastmath LLVM keeps IEEE semantics and inlining cannot change a result; measured on the
-    # 9,400-row hazard, the gradient is no slower.
-    with model, pytensor.config.change_flags(numba__fastmath=False):
-        logp_fn = compile_pymc(inputs, [logp, grad], mode="NUMBA", on_unused_input="ignore")
-        cfunc = native.logp_cfunc(logp_fn.vm.jit_fn, n_dim, *_input_types(data_vars, logp_fn))
+    outs = pytensor.graph.clone_replace(stored, replace)
+    logp_fn = cfunc = None
+    if logp:
+        inputs = [x, *data_inputs]
+        logp_fn, cfunc = _compile_logp(model, value_vars, replace, inputs, data_vars, n_dim)
     draws = pt.matrix("position", dtype="float64")
     batched = vectorize_graph(outs, replace={x: draws})
     expand_fn = pytensor.function(
@@ -185,7 +175,9 @@ def compile_model(model: Any, var_names: Sequence[str]) -> CompiledModel:
     }
     used = {d for ds in dims.values() for d in ds}
     coords = {k: list(v) for k, v in model.coords.items() if k in used and v is not None}
-    shared = tuple(np.asarray(v.get_value()) for v in logp_fn.get_shared())
+    shared: tuple[np.ndarray, ...] = ()
+    if logp_fn is not None:
+        shared = tuple(np.asarray(v.get_value()) for v in logp_fn.get_shared())
     return CompiledModel(
         n_dim=n_dim,
         logp=logp_fn,
@@ -201,6 +193,38 @@ def compile_model(model: Any, var_names: Sequence[str]) -> CompiledModel:
         coords=coords,
         initial_point=initial_point,
     )
+
+
+def _compile_logp(
+    model: Any,
+    value_vars: list[Any],
+    replace: dict[Any, Any],
+    inputs: list[Any],
+    data_vars: list[Any],
+    n_dim: int,
+) -> tuple[Any, Any]:
+    """The log-density and gradient compiled by PyTensor's numba backend, and its cfunc."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pymc.pytensorf import compile as compile_pymc
+
+    logp = model.logp()
+    grads = cast(Sequence[Any], pytensor.grad(logp, value_vars))
+    grad = pt.concatenate([pt.as_tensor(g).ravel() for g in grads])
+    logp, grad = pytensor.graph.clone_replace([logp, grad], replace)
+    # PyMC's rewrites: parameter checks become -inf, never exceptions. No fastmath: PyTensor
+    # caches every op's kernel on disk and links the graph's function against them; a kernel
+    # compiled in this process can be inlined into the graph's function, one loaded from the
+    # cache cannot, and with fastmath LLVM then reassociates sums and contracts multiply-adds
+    # differently. So the log-density depended in its last bits on the state of the cache, a
+    # first (cold) run differed from every later one (posterior draws by ~1e-5 after 300
+    # iterations), and reruns of a spec were not byte-identical (issue 11, item 13). Without
+    # fastmath LLVM keeps IEEE semantics and inlining cannot change a result; measured on the
+    # 9,400-row hazard, the gradient is no slower.
+    with model, pytensor.config.change_flags(numba__fastmath=False):
+        logp_fn = compile_pymc(inputs, [logp, grad], mode="NUMBA", on_unused_input="ignore")
+        cfunc = native.logp_cfunc(logp_fn.vm.jit_fn, n_dim, *_input_types(data_vars, logp_fn))
+    return logp_fn, cfunc
 
 
 def _input_types(data_vars: list[Any], logp_fn: Any) -> tuple[list[str], list[int]]:
@@ -229,8 +253,11 @@ def _flat_parameters(model: Any, value_vars: list[Any]) -> tuple[Any, dict[Any, 
     return x, replace, offset
 
 
-def to_nutpie(compiled: CompiledModel, data: Mapping[str, Any]) -> Any:
+def to_nutpie(compiled: CompiledModel, data: Mapping[str, Any], kernel: Any = None) -> Any:
     """A nutpie model calling ``compiled``'s native log-density on ``data``.
+
+    ``kernel`` (a :class:`.kernel_spec.NativeLogp`) replaces the compiled log-density by a
+    hand-written kernel with its own arrays; ``data`` is then not read by the sampler.
 
     nutpie stores one variable, :data:`POSITION` (the unconstrained position of every draw);
     :meth:`CompiledModel.expand` turns it into the stored variables.
@@ -251,18 +278,23 @@ def to_nutpie(compiled: CompiledModel, data: Mapping[str, Any]) -> Any:
     """
     from nutpie.compile_pymc import CompiledPyMCModel
 
-    arrays = compiled.data_arrays(data)
-    for a in arrays:
-        a.flags.writeable = False  # read by address from the sampler's threads
-    user_data = native.data_layout(arrays)
     n = compiled.n_dim
+    if kernel is not None:
+        if int(kernel.meta[0]) != n:
+            raise RuntimeError("the kernel describes a model of another dimension")
+        arrays, user_data, cfunc = list(kernel.arrays), kernel.meta, kernel.cfunc
+    else:
+        arrays = compiled.data_arrays(data)
+        for a in arrays:
+            a.flags.writeable = False  # read by address from the sampler's threads
+        user_data, cfunc = native.data_layout(arrays), compiled.logp_cfunc
     return CompiledPyMCModel(
         dims={},
-        compiled_logp_func=compiled.logp_cfunc,
+        compiled_logp_func=cfunc,
         compiled_expand_func=native.copy_position_cfunc(),
         initial_point_func=compiled.initial_point,
         # keeps the arrays alive as long as the sampler holds the model
-        shared_data={f"d{i}": a for i, a in enumerate(arrays)},
+        shared_data={f"d{i}": a for i, a in enumerate([*arrays, user_data])},
         shared_var_keys={},
         user_data=user_data,
         n_expanded=n,

@@ -19,6 +19,7 @@ from sustain.models.bayes.collapsed_model import (
     fixed_scale_draws,
 )
 from sustain.models.bayes.families import FamilySpec, family_spec
+from sustain.models.bayes.kernel_spec import collapsed_native, glmm_native, kernel_kind
 from sustain.models.bayes.model import (
     CENTRED_INTERCEPT,
     build_full_model,
@@ -224,6 +225,11 @@ def _fit(
     prior_set = resolve_priors(terms, fam.name, fam.link, priors)
     resolve_forms(terms, parameterization)  # refuse bad values whichever path runs
     plan = _collapse_plan(terms, fam, collapse)
+    kind = kernel_kind(terms, fam, plan) if settings.sampler == "nutpie" else None
+    if kind is not None:  # compile (or load) the kernel while the model is built
+        from sustain.models.bayes.kernel import compile_in_background
+
+        compile_in_background(kind)
     if plan is not None:
         idata = _sample_collapsed(terms, prior_set, fam, plan, settings, seed)
         note = "Group effects integrated out analytically, then drawn exactly."
@@ -231,7 +237,10 @@ def _fit(
         centred = centred_levels(terms, fam, parameterization)
         model = build_full_model(terms, prior_set, fam, centred)
         key = (*_full_key(terms, prior_set, fam), tuple(c.tobytes() for c in centred))
-        idata = sample_posterior(model, settings, stored_names(model), key)
+        kernel = None
+        if settings.sampler == "nutpie":  # else PyMC's own NUTS evaluates its own graph
+            kernel = glmm_native(model, terms, prior_set, fam, centred)
+        idata = sample_posterior(model, settings, stored_names(model), key, kernel)
         note = describe(terms.groups, centred) if terms.groups else ""
     _add_groups(idata, terms, prior_set, fam, seed, *stored)
     return _result(idata, terms, prior_set, fam, settings, seed, plan is not None, trials, note)
@@ -355,7 +364,8 @@ def _sample_collapsed(
     shapes = tuple(np.shape(v) for v in coll.data_values(stats).values())
     layout = (plan.big.name, tuple((g.name, g.coefs, g.correlated) for g in plan.others))
     key = ("collapsed", fam.name, priors.to_json(), terms.x_names, stats.n_obs, shapes, layout)
-    idata = sample_posterior(model, settings, stored_names(model), key)
+    kernel = collapsed_native(model, stats, priors) if settings.sampler == "nutpie" else None
+    idata = sample_posterior(model, settings, stored_names(model), key, kernel)
     post = idata["posterior"].to_dataset()  # a Dataset: DataTree nodes take no (dims, values)
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     n = n_chain * n_draw

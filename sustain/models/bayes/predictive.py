@@ -10,7 +10,9 @@ array).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -62,7 +64,9 @@ def pointwise(
     """Pointwise log-likelihood and posterior predictive draws, each (chains, draws, n).
 
     ``posterior`` is the ``posterior`` group of a result's ``idata`` as an xarray Dataset
-    (``idata["posterior"].to_dataset()``).
+    (``idata["posterior"].to_dataset()``). Chains are processed in parallel threads (numpy
+    releases the GIL in its loops), each with its own random stream spawned from ``rng``, so
+    the draws do not depend on the number of threads or their timing.
     """
     names = list(terms.x_names) + list(family.scale_params)
     names += [g.effect_name(c) for g in terms.groups for c in g.coefs]
@@ -70,14 +74,20 @@ def pointwise(
     shape = (n_chain, n_draw, terms.nobs)
     ll = np.empty(shape) if log_likelihood else None
     rep = np.empty(shape) if predictive else None
-    for c in range(n_chain):
+    streams = rng.spawn(n_chain)
+
+    def one_chain(c: int) -> None:
         draws = {n: np.asarray(posterior[n].isel(chain=c)) for n in names}
         eta = linear_predictor(terms, draws)
         scale = _scale_draws(family, draws)
         if ll is not None:
             ll[c] = family.log_prob(terms.y, eta, scale, terms.trials)
         if rep is not None:
-            rep[c] = family.simulate(rng, eta, scale, terms.trials)
+            rep[c] = family.simulate(streams[c], eta, scale, terms.trials)
+
+    workers = max(1, min(n_chain, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one_chain, range(n_chain)))  # list(): re-raises a worker's exception
     return ll, rep
 
 

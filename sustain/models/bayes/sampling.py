@@ -130,6 +130,7 @@ def sample_posterior(
     settings: SamplerSettings,
     var_names: Sequence[str],
     cache_key: tuple[Any, ...] | None = None,
+    kernel: Any = None,
 ) -> Any:
     """Run NUTS on ``model`` and return a DataTree with ``posterior`` and ``sample_stats``.
 
@@ -137,6 +138,9 @@ def sample_posterior(
     ``var_names`` (in that order) and the sampler statistics of the draws after warm-up.
     ``cache_key`` identifies the model's structure for the compiled-model cache (nutpie only);
     models sharing a key must differ at most in the values of their ``pm.Data`` containers.
+    ``kernel`` (a :class:`.kernel_spec.NativeLogp` for ``model``) makes nutpie evaluate the
+    log-density with a hand-written kernel compiled once for every structure (:mod:`.kernel`)
+    instead of a PyTensor graph compiled for this one.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*BLAS.*")
@@ -144,7 +148,7 @@ def sample_posterior(
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         try:
             if settings.sampler == "nutpie":
-                idata = _sample_nutpie(model, settings, var_names, cache_key)
+                idata = _sample_nutpie(model, settings, var_names, cache_key, kernel)
             else:
                 idata = _sample_pymc(model, settings, var_names)
         except (SpecError, FitError, KeyboardInterrupt, SystemExit):
@@ -164,7 +168,11 @@ def sample_posterior(
 
 
 def _sample_nutpie(
-    model: Any, settings: SamplerSettings, var_names: Sequence[str], key: tuple[Any, ...] | None
+    model: Any,
+    settings: SamplerSettings,
+    var_names: Sequence[str],
+    key: tuple[Any, ...] | None,
+    kernel: Any = None,
 ) -> Any:
     import nutpie
     import xarray as xr
@@ -172,7 +180,7 @@ def _sample_nutpie(
     total = settings.chains * (settings.draws + settings.tune)
     reporter = ProgressReporter(settings.chains, total, settings.progressbar, settings.progress)
     with reporter.heartbeat():
-        compiled = compiled_model(model, var_names, key)
+        compiled = compiled_model(model, var_names, key, logp=kernel is None)
     data = {v.name: v.get_value() for v in model.data_vars}
     kwargs: dict[str, Any] = {}
     if settings.target_accept is not None:
@@ -181,7 +189,7 @@ def _sample_nutpie(
         kwargs.update(progress_callback=reporter.update, progress_rate=UPDATE_MS)
     reporter.sampling_started()
     trace = nutpie.sample(
-        to_nutpie(compiled, data),
+        to_nutpie(compiled, data, kernel),
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
@@ -217,18 +225,18 @@ def _dims(compiled: CompiledModel, name: str, ndim: int) -> tuple[str, ...]:
 
 
 def compiled_model(
-    model: Any, var_names: Sequence[str], key: tuple[Any, ...] | None = None
+    model: Any, var_names: Sequence[str], key: tuple[Any, ...] | None = None, logp: bool = True
 ) -> CompiledModel:
     """The model's compiled functions, from the in-process cache when ``key`` was seen.
 
     Models sharing a key must differ at most in the values of their ``pm.Data`` containers,
     which are inputs of the compiled functions.
     """
-    full_key = None if key is None else (*key, tuple(var_names))
+    full_key = None if key is None else (*key, tuple(var_names), logp)
     if full_key is not None and full_key in _COMPILED:
         _COMPILED.move_to_end(full_key)
         return _COMPILED[full_key]
-    compiled = compile_model(model, var_names)
+    compiled = compile_model(model, var_names, logp)
     if full_key is not None:
         _COMPILED[full_key] = compiled
         while len(_COMPILED) > CACHE_SIZE:

@@ -14,16 +14,13 @@
 from __future__ import annotations
 
 import ctypes
-import json
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from support.fresh_caches import run_with_fresh_caches
 
 import sustain
 from sustain.errors import SpecError
@@ -248,23 +245,7 @@ def test_correlated_slope_with_fresh_caches(tmp_path: Path) -> None:
         tune=SLEEP_TUNE,
         target=SLEEP_TARGET_ACCEPT,
     )
-    env = {
-        **os.environ,
-        "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'pytensor'}",
-        "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
-        "MPLBACKEND": "Agg",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=COLD_TIMEOUT,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    (line,) = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
-    result = json.loads(line.removeprefix("RESULT "))
+    result = run_with_fresh_caches(script, tmp_path, COLD_TIMEOUT)
     fits = result["fits"]
     assert [f["seed"] for f in fits] == list(SLEEP_SEEDS)
     for fit in fits:
