@@ -31,7 +31,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from sustain.models.bayes.kernel import (
+from sustain.models.bayes.kernel_core import (
     _LOG_2PI,
     _voidptr,
     constrain,

@@ -33,17 +33,23 @@ class NativeLogp:
 
     Attributes
     ----------
-    cfunc : numba CFunc
-        nutpie's log-density signature; reads ``meta``.
+    compile : callable
+        Returns the kernel's C function (nutpie's log-density signature; reads ``meta``),
+        waiting for a compilation started in the background (:attr:`cfunc`).
     meta : ndarray of int64
         The ``user_data`` block: the model's dimension, then addresses and sizes of ``arrays``.
     arrays : tuple of ndarray
         The arrays ``meta`` points to (kept alive with it).
     """
 
-    cfunc: Any
+    compile: Any
     meta: np.ndarray
     arrays: tuple[np.ndarray, ...]
+
+    @property
+    def cfunc(self) -> Any:
+        """The kernel's C function (compiled, or loaded from numba's cache, on first use)."""
+        return self.compile()
 
     def evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, int]:
         """``(log density, gradient, return code)`` at the unconstrained position ``x``.
@@ -95,7 +101,7 @@ def prior_row(prior: Prior) -> tuple[int, list[float]] | None:
     >>> prior_row(parse_prior("half_student_t(3, 0, 2.5)"))
     (4, [3.0, 2.5, 0.0])
     """
-    from sustain.models.bayes.kernel import DIST_CODES
+    from sustain.models.bayes.kernel_core import DIST_CODES
 
     a = prior.kwargs
     rows = {
@@ -125,16 +131,34 @@ class _Blocks:
         self.transforms = {rv.name: model.rvs_to_transforms.get(rv) for rv in model.free_RVs}
 
     def add(self, name: str, prior: Prior, scale_ref: int = -1) -> bool:
+        """A block for the whole of free variable ``name`` with a scalar prior."""
         row = prior_row(prior)
+        if row is None:
+            return False
+        expected = "LogTransform" if prior.support == "positive" else None
+        return self.add_row(name, row[0], row[1], expected, scale_ref)
+
+    def add_row(
+        self,
+        name: str,
+        code: int,
+        params: list[float],
+        expected: str | None,
+        scale_ref: int = -1,
+        part: int | None = None,
+    ) -> bool:
+        """A block for ``name`` (or its element ``part``) with kernel prior ``code``; ``False``
+        when the model transforms the variable otherwise than ``expected``."""
+        from sustain.models.bayes.kernel_core import TRANSFORM_CODES
+
         transform = self.transforms.get(name)
         kind = type(transform).__name__ if transform is not None else None
-        if row is None or kind not in (None, "LogTransform"):
-            return False
-        if (kind == "LogTransform") != (prior.support == "positive"):
+        if name not in self.pos or kind != expected or kind not in TRANSFORM_CODES:
             return False
         offset, size = self.pos[name]
-        code, params = row
-        self.rows.append([offset, size, int(kind == "LogTransform"), code, scale_ref])
+        if part is not None:
+            offset, size = offset + part, 1
+        self.rows.append([offset, size, TRANSFORM_CODES[kind], code, scale_ref])
         self.pars.append(params)
         return True
 
@@ -159,7 +183,7 @@ def kernel_kind(terms: ModelTerms, family: FamilySpec, plan: Any) -> str | None:
     >>> df = pd.DataFrame({"y": [1.0, 2, 3, 4], "x": [0.0, 1, 0, 1], "g": list("aabb")})
     >>> kernel_kind(build_terms(df, "y ~ x + (1 | g)"), family_spec("gaussian"), None)
     'glmm'
-    >>> kernel_kind(build_terms(df, "y ~ x + (x | g)"), family_spec("gaussian"), None) is None
+    >>> kernel_kind(build_terms(df, "y ~ x + (x | g)"), family_spec("student_t"), None) is None
     True
     """
     from sustain.models.bayes.kernel import FAMILY_CODES
@@ -169,9 +193,9 @@ def kernel_kind(terms: ModelTerms, family: FamilySpec, plan: Any) -> str | None:
         correlated = any(g.k > 1 and g.correlated for g in plan.others)
         too_big = plan.n_columns > MAX_KERNEL_COLUMNS
         return None if correlated or too_big else "collapsed"
-    if family.name not in FAMILY_CODES or any(g.k > 1 and g.correlated for g in terms.groups):
+    if family.name not in FAMILY_CODES:
         return None
-    return "glmm"
+    return "glmm_lkj" if any(g.k > 1 and g.correlated for g in terms.groups) else "glmm"
 
 
 def glmm_native(
@@ -230,7 +254,7 @@ def glmm_native(
         return None
     y = np.asarray(terms.y, dtype=np.float64)
     trials, const = _counts(family, y, terms.trials)
-    effect_rows, groups, weights, level_pos, level_centred = effects
+    effect_rows, groups, weights, level_pos, level_centred, *correlated = effects
     block_rows, bpar = blocks.arrays()
     info = np.array([FAMILY_CODES[family.name], LINK_CODES[family.link], icpt, sig], np.int64)
     arrays = (
@@ -247,10 +271,12 @@ def glmm_native(
         y,
         trials,
         np.array([const], dtype=np.float64),
+        *correlated,
     )
     n_dim = sum(size for _, size in blocks.pos.values())
     meta = _glmm_meta(n_dim, arrays)
-    return NativeLogp(cfunc=glmm_cfunc(), meta=meta, arrays=arrays)
+    lkj = len(correlated[0]) > 0
+    return NativeLogp(compile=lambda: glmm_cfunc(correlated=lkj), meta=meta, arrays=arrays)
 
 
 def _effects(
@@ -268,11 +294,24 @@ def _effects(
     level_pos: list[np.ndarray] = []
     level_centred: list[np.ndarray] = []
     first = 0
+    corr = _Correlated()
     for f, (g, mask) in enumerate(zip(terms.groups, forms, strict=True)):
-        if g.k > 1 and g.correlated:
-            return None
         groups[f] = np.asarray(g.index, dtype=np.int64)
         flags = np.zeros(g.n_levels, bool) if mask is None else np.asarray(mask, bool)
+        if g.k > 1 and g.correlated:
+            sds = corr.add(blocks, g, flags, priors, first)
+            if sds is None:
+                return None
+            for j, coef in enumerate(g.coefs):
+                wcol = -1
+                if coef != "1":
+                    wcol = len(weight_cols)
+                    weight_cols.append(np.asarray(g.Z[:, j], dtype=np.float64))
+                rows.append([f, wcol, first, g.n_levels, sds[j], 1])
+                level_pos.append(np.zeros(g.n_levels, np.int64))  # read by kernel_lkj
+                level_centred.append(np.zeros(g.n_levels, np.int64))
+                first += g.n_levels
+            continue
         for j, coef in enumerate(g.coefs):
             sd_name = g.sd_name(coef)
             if sd_name not in blocks.pos or not blocks.add(sd_name, priors[sd_name]):
@@ -285,18 +324,74 @@ def _effects(
             if coef != "1":
                 wcol = len(weight_cols)
                 weight_cols.append(np.asarray(g.Z[:, j], dtype=np.float64))
-            rows.append([f, wcol, first, g.n_levels, sd_pos])
+            rows.append([f, wcol, first, g.n_levels, sd_pos, 0])
             level_pos.append(where)
             level_centred.append(flags.astype(np.int64))
             first += g.n_levels
     weights = np.vstack(weight_cols) if weight_cols else np.zeros((1, n))
     return (
-        np.asarray(rows, dtype=np.int64).reshape(-1, 5),
+        np.asarray(rows, dtype=np.int64).reshape(-1, 6),
         np.ascontiguousarray(groups),
         np.ascontiguousarray(weights, dtype=np.float64),
         np.concatenate(level_pos) if level_pos else np.zeros(0, np.int64),
         np.concatenate(level_centred) if level_centred else np.zeros(0, np.int64),
+        *corr.arrays(),
     )
+
+
+class _Correlated:
+    """Rows of the arrays of :mod:`.kernel_lkj` (correlated varying coefficients)."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[int]] = []
+        self.sd: list[int] = []
+        self.r: list[int] = []
+        self.levels: list[list[int]] = []
+
+    def add(
+        self, blocks: _Blocks, g: Any, flags: np.ndarray, priors: PriorSet, first: int
+    ) -> list[int] | None:
+        """Describe factor ``g`` (its effects start at ``first`` in ``r``); its sd positions."""
+        from sustain.models.bayes.kernel_core import DIST_CODES
+        from sustain.models.bayes.model import cpc_pairs
+
+        sd_pos = []
+        for coef in g.coefs:
+            if not blocks.add(g.sd_name(coef), priors[g.sd_name(coef)]):
+                return None
+            sd_pos.append(blocks.pos[g.sd_name(coef)][0])
+        cpc = f"cpc({g.name})"
+        _, betas = cpc_pairs(g.k, priors[g.lkj_name].kwargs["eta"])
+        for m, b in enumerate(betas):  # raw ~ Beta(b, b) on (0, 1), log-odds transformed
+            params = [float(b), float(b), 0.0]
+            if not blocks.add_row(cpc, DIST_CODES["beta"], params, "LogOddsTransform", part=m):
+                return None
+        centred_name, z_name = f"{CENTRED_PREFIX}{g.name})", f"z({g.name})"
+        standard = DIST_CODES["normal"], [0.0, 1.0, 0.0]
+        if flags.any() and not blocks.add_row(centred_name, DIST_CODES["flat"], [0.0] * 3, None):
+            return None  # its MvNormal density is added by the kernel
+        if not flags.all() and not blocks.add_row(z_name, *standard, None):
+            return None
+        rank = np.zeros(g.n_levels, dtype=np.int64)
+        rank[flags] = np.arange(int(flags.sum()))
+        rank[~flags] = np.arange(int((~flags).sum()))
+        self.rows.append(
+            [g.k, g.n_levels, blocks.pos[cpc][0], len(self.sd), len(self.levels), len(self.r)]
+        )
+        self.sd.extend(sd_pos)
+        self.r.extend(first + j * g.n_levels for j in range(g.k))
+        for level in range(g.n_levels):
+            name = centred_name if flags[level] else z_name
+            self.levels.append([blocks.pos[name][0] + int(rank[level]) * g.k, int(flags[level])])
+        return sd_pos
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (
+            np.asarray(self.rows, dtype=np.int64).reshape(-1, 6),
+            np.asarray(self.sd, dtype=np.int64),
+            np.asarray(self.r, dtype=np.int64),
+            np.asarray(self.levels, dtype=np.int64).reshape(-1, 2),
+        )
 
 
 def _level_positions(
@@ -333,7 +428,10 @@ def _counts(family: FamilySpec, y: np.ndarray, trials: Any) -> tuple[np.ndarray,
 
 def _glmm_meta(n_dim: int, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
     """The ``user_data`` block of :func:`.kernel._glmm_entry` (see its slot numbers)."""
-    blocks, bpar, info, beta_pos, xc, groups, weights, effects, lp, lc, y, trials, const = arrays
+    blocks, bpar, info, beta_pos, xc, groups, weights, effects, lp, lc, y, trials, const = arrays[
+        :13
+    ]
+    corr, corr_sd, corr_r, corr_lvl = arrays[13:]
     for a in arrays:
         a.flags.writeable = False  # read by address from the sampler's threads
     meta = np.zeros(META_SLOTS, dtype=np.int64)
@@ -348,6 +446,9 @@ def _glmm_meta(n_dim: int, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
     meta[15], meta[16] = lp.ctypes.data, lp.shape[0]
     meta[17], meta[18] = lc.ctypes.data, y.ctypes.data
     meta[19], meta[20] = trials.ctypes.data, const.ctypes.data
+    meta[21], meta[22] = corr.ctypes.data, corr.shape[0]
+    meta[23], meta[24] = corr_sd.ctypes.data, corr_sd.shape[0]
+    meta[25], meta[26], meta[27] = corr_r.ctypes.data, corr_lvl.ctypes.data, corr_lvl.shape[0]
     return meta
 
 
@@ -403,7 +504,8 @@ def collapsed_native(model: Any, stats: Any, priors: PriorSet) -> NativeLogp | N
         *(np.ascontiguousarray(data[k], dtype=np.float64) for k in _CLASS_ARRAYS),
     )
     n_dim = sum(size for _, size in blocks.pos.values())
-    return NativeLogp(cfunc=collapsed_cfunc(), meta=_collapsed_meta(n_dim, arrays), arrays=arrays)
+    meta = _collapsed_meta(n_dim, arrays)
+    return NativeLogp(compile=collapsed_cfunc, meta=meta, arrays=arrays)
 
 
 def _column_scales(blocks: _Blocks, plan: Any, priors: PriorSet) -> tuple[np.ndarray, ...] | None:
