@@ -47,8 +47,9 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _LOG_PI = math.log(math.pi)
 _LOG_2 = math.log(2.0)
 
-#: How every kernel function is compiled: cached on disk, no exceptions, IEEE arithmetic
-#: (results independent of the cache's state: see :func:`.compiled.compile_model`).
+#: How every kernel function is compiled: no exceptions, IEEE arithmetic (results independent
+#: of the cache's state: see :func:`.compiled.compile_model`). Not cached one by one: each
+#: entry point (:func:`entry_cfunc`) is cached on disk with everything it calls linked in.
 jit = numba.njit(cache=False, error_model="numpy", fastmath=False, nogil=True)
 #: The same, inlined into the caller by numba (a function returning many arrays at once).
 inline = numba.njit(cache=False, error_model="numpy", fastmath=False, nogil=True, inline="always")
