@@ -12,7 +12,7 @@ fit of a *new structure* is then that of building a few arrays.
 
 This is numerics written by hand, against the rule of preferring a library, because no library
 does it: a library log-density (PyTensor, JAX, Stan) is compiled per structure. Each kernel is
-checked in ``tests/models/bayes/test_kernel.py`` against the PyTensor log-density of the same
+checked in ``tests/models/bayes/test_kernel_glmm.py`` against the PyTensor log-density of the same
 PyMC model: equal log-density differences and gradients at random positions.
 
 The conventions shared by the kernels are those of :mod:`.kernel_core`; correlated varying
