@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from support.fresh_caches import run_with_fresh_caches
+from support.kernels import assert_matches_pymc, assert_rejects_extremes, assert_same_mean
 
 import sustain
 import sustain.models.bayes.fit as fit_module
@@ -29,18 +30,6 @@ from sustain.models.bayes.kernel_collapsed import MAX_KERNEL_COLUMNS
 from sustain.models.bayes.kernel_spec import collapsed_native
 from sustain.models.bayes.priors import resolve_priors
 from sustain.models.bayes.terms import build_terms
-
-#: Relative agreement of gradients with PyTensor's: both are exact formulas in float64, but
-#: PyMC folds some constants of its prior densities in lower precision (measured: a Gamma(1.5,
-#: 1.5) log-density 1.4e-8 off the exact value) and the operations are ordered differently.
-GRAD_RTOL = 1e-7
-#: Absolute agreement of log-density differences between two positions (values of order 1e3;
-#: the constant offsets of PyMC's folded constants cancel in a difference, rounding does not).
-LOGP_DIFF_ATOL = 1e-6
-#: Posterior means of two independent runs agree within this many Monte Carlo standard errors
-#: of their difference (sd * sqrt(1 / ESS_a + 1 / ESS_b), bulk ESS of each run).
-MC_ERRORS = 4.0
-EXTREMES = (-700.0, -50.0, 50.0, 700.0)
 
 # (formula, prior overrides) of the collapsed models compared with PyMC
 MODELS = [
@@ -82,48 +71,13 @@ def collapsed(formula: str, priors: dict | None, df: pd.DataFrame | None = None)
     return model, stats, ps
 
 
-def assert_same_mean(a, b, name: str) -> None:
-    """Two runs' posterior means of one parameter agree within :data:`MC_ERRORS` MC errors."""
-    import arviz as az
-
-    ess_a, ess_b = (float(az.ess(v.values, method="bulk")) for v in (a, b))
-    mc_error = float(a.std()) * np.sqrt(1.0 / ess_a + 1.0 / ess_b)
-    gap = abs(float(a.mean()) - float(b.mean()))
-    assert gap < MC_ERRORS * mc_error, (name, gap, mc_error)
-
-
-def unflatten(model, x: np.ndarray) -> dict[str, np.ndarray]:
-    start = model.initial_point()
-    out, offset = {}, 0
-    for rv in model.free_RVs:
-        name = model.rvs_to_values[rv].name
-        size = int(np.size(start[name]))
-        out[name] = x[offset : offset + size].reshape(np.shape(start[name]))
-        offset += size
-    return out
-
-
 @pytest.mark.bayes
 @pytest.mark.parametrize(("formula", "priors"), MODELS)
 def test_kernel_equals_pytensor(formula: str, priors: dict | None) -> None:
     model, stats, ps = collapsed(formula, priors)
     native = collapsed_native(model, stats, ps)
     assert native is not None
-    logp, dlogp = model.compile_logp(), model.compile_dlogp()
-    rng = np.random.default_rng(1)
-    n_dim = int(native.meta[0])
-    x0 = rng.normal(0, 0.5, n_dim)
-    k0, _, code0 = native.evaluate(x0)
-    p0 = float(logp(unflatten(model, x0)))
-    assert code0 == 0
-    for _ in range(6):
-        x = rng.normal(0, 0.8, n_dim)
-        k, grad, code = native.evaluate(x)
-        assert code == 0
-        want = dlogp(unflatten(model, x))
-        np.testing.assert_allclose(grad, want, rtol=GRAD_RTOL, atol=GRAD_RTOL)
-        diff = float(logp(unflatten(model, x))) - p0
-        assert abs((k - k0) - diff) < LOGP_DIFF_ATOL
+    assert_matches_pymc(model, native, seed=1)
 
 
 @pytest.mark.bayes
@@ -143,19 +97,7 @@ def test_extreme_positions_are_rejected_not_fatal() -> None:
     model, stats, ps = collapsed("y ~ x + (1 | d/a)", {"b": "student_t(3, 0, 2)"})
     native = collapsed_native(model, stats, ps)
     assert native is not None
-    n_dim = int(native.meta[0])
-    rng = np.random.default_rng(0)
-    points = [np.full(n_dim, v) for v in EXTREMES] + [np.full(n_dim, np.nan)]
-    points += [rng.choice(EXTREMES, n_dim) for _ in range(30)]
-    codes = set()
-    for x in points:
-        logp, grad, code = native.evaluate(x)
-        assert code in (0, 3)
-        if code == 0:
-            assert np.isfinite(logp) and np.all(np.isfinite(grad))
-        codes.add(code)
-    assert 3 in codes
-    assert native.evaluate(np.zeros(n_dim))[2] == 0
+    assert_rejects_extremes(native)
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from support.kernels import assert_matches_pymc, assert_rejects_extremes, assert_same_mean
 
 import sustain
 import sustain.models.bayes.fit as fit_module
@@ -22,15 +23,6 @@ from sustain.models.bayes.model import build_full_model
 from sustain.models.bayes.priors import resolve_priors
 from sustain.models.bayes.terms import build_terms
 
-#: Relative agreement of gradients: exact formulas on both sides in float64, ordered
-#: differently; PyMC folds some prior constants in lower precision (about 1e-8 absolute).
-GRAD_RTOL = 1e-7
-#: Agreement of log-density differences between two positions (values of order 1e2-1e3).
-LOGP_DIFF_ATOL = 1e-6
-#: Posterior means of two independent runs agree within this many Monte Carlo standard errors
-#: of their difference (sd * sqrt(1 / ESS_a + 1 / ESS_b), bulk ESS of each run).
-MC_ERRORS = 4.0
-EXTREMES = (-700.0, -50.0, 50.0, 700.0)
 MIXED = np.array([True, False, True, False, False])
 
 # (formula, family, link, centred masks per factor, prior overrides)
@@ -78,46 +70,12 @@ def full_model(formula, family, link, centred, priors, df=None):
     return model, glmm_native(model, terms, ps, fam, centred)
 
 
-def assert_same_mean(a, b, name: str) -> None:
-    """Two runs' posterior means of one parameter agree within :data:`MC_ERRORS` MC errors."""
-    import arviz as az
-
-    ess_a, ess_b = (float(az.ess(v.values, method="bulk")) for v in (a, b))
-    mc_error = float(a.std()) * np.sqrt(1.0 / ess_a + 1.0 / ess_b)
-    gap = abs(float(a.mean()) - float(b.mean()))
-    assert gap < MC_ERRORS * mc_error, (name, gap, mc_error)
-
-
-def unflatten(model, x: np.ndarray) -> dict[str, np.ndarray]:
-    start = model.initial_point()
-    out, offset = {}, 0
-    for rv in model.free_RVs:
-        name = model.rvs_to_values[rv].name
-        size = int(np.size(start[name]))
-        out[name] = x[offset : offset + size].reshape(np.shape(start[name]))
-        offset += size
-    return out
-
-
 @pytest.mark.bayes
 @pytest.mark.parametrize(("formula", "family", "link", "centred", "priors"), MODELS)
 def test_kernel_equals_pymc(formula, family, link, centred, priors) -> None:
     model, native = full_model(formula, family, link, centred, priors)
     assert native is not None
-    logp, dlogp = model.compile_logp(), model.compile_dlogp()
-    rng = np.random.default_rng(2)
-    n_dim = int(native.meta[0])
-    x0 = rng.normal(0, 0.5, n_dim)
-    k0, _, code = native.evaluate(x0)
-    p0 = float(logp(unflatten(model, x0)))
-    assert code == 0
-    for _ in range(5):
-        x = rng.normal(0, 0.7, n_dim)
-        k, grad, code = native.evaluate(x)
-        assert code == 0
-        np.testing.assert_allclose(grad, dlogp(unflatten(model, x)), rtol=GRAD_RTOL, atol=GRAD_RTOL)
-        diff = float(logp(unflatten(model, x))) - p0
-        assert abs((k - k0) - diff) < LOGP_DIFF_ATOL
+    assert_matches_pymc(model, native, seed=2)
 
 
 @pytest.mark.bayes
@@ -131,19 +89,7 @@ def test_student_t_family_is_not_covered() -> None:
 def test_extreme_positions_are_rejected_not_fatal(index: int) -> None:
     _, native = full_model(*MODELS[index])
     assert native is not None
-    n_dim = int(native.meta[0])
-    rng = np.random.default_rng(0)
-    points = [np.full(n_dim, v) for v in EXTREMES] + [np.full(n_dim, np.nan)]
-    points += [rng.choice(EXTREMES, n_dim) for _ in range(30)]
-    codes = set()
-    for x in points:
-        logp, grad, code = native.evaluate(x)
-        assert code in (0, 3)
-        if code == 0:
-            assert np.isfinite(logp) and np.all(np.isfinite(grad))
-        codes.add(code)
-    assert 3 in codes
-    assert native.evaluate(np.zeros(n_dim))[2] == 0
+    assert_rejects_extremes(native)
 
 
 @pytest.mark.slow
