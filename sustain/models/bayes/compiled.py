@@ -242,15 +242,36 @@ def _flat_parameters(model: Any, value_vars: list[Any]) -> tuple[Any, dict[Any, 
     import pytensor.tensor as pt
 
     start = model.initial_point()
+    layout = positions(model, start)
     x = pt.vector("x", dtype="float64")
     replace: dict[Any, Any] = {}
-    offset = 0
-    for var in value_vars:
+    for rv, var in zip(model.free_RVs, value_vars, strict=True):
+        offset, size = layout[rv.name]
         shape = tuple(np.shape(start[var.name]))
-        size = int(np.prod(shape))
         replace[var] = x[offset : offset + size].reshape(shape).astype(var.dtype)
+    return x, replace, sum(size for _, size in layout.values())
+
+
+def positions(model: Any, start: Mapping[str, Any] | None = None) -> dict[str, tuple[int, int]]:
+    """``name -> (offset, size)`` of every free variable in the flat position vector nutpie
+    samples (``start``: the model's initial point, when already computed).
+
+    Examples
+    --------
+    >>> import pymc as pm
+    >>> with pm.Model() as m:
+    ...     _ = pm.Normal("a", 0, 1, shape=3)
+    ...     _ = pm.HalfNormal("s", 1)
+    >>> positions(m)
+    {'a': (0, 3), 's': (3, 1)}
+    """
+    start = model.initial_point() if start is None else start
+    out, offset = {}, 0
+    for rv in model.free_RVs:
+        size = int(np.prod(np.shape(start[model.rvs_to_values[rv].name])))
+        out[rv.name] = (offset, size)
         offset += size
-    return x, replace, offset
+    return out
 
 
 def to_nutpie(compiled: CompiledModel, data: Mapping[str, Any], kernel: Any = None) -> Any:

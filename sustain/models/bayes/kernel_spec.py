@@ -1,7 +1,7 @@
 """Describe a PyMC model of :mod:`.model` to the structure-independent kernels of :mod:`.kernel`.
 
 :func:`glmm_native` reads the positions of the model's free variables (the flat vector nutpie
-samples, in the order of :func:`.compiled._flat_parameters`), their priors and transforms and
+samples, :func:`.compiled.positions`), their priors and transforms and
 the design, and returns a :class:`NativeLogp`: the kernel's C function and the arrays it reads.
 It returns ``None`` for what the kernel does not cover -- correlated varying coefficients (LKJ),
 the Student-t family, a transform other than the log -- and the model's log-density is then
@@ -18,6 +18,7 @@ import numpy as np
 from scipy import special
 
 from sustain._typing import BoolArray
+from sustain.models.bayes.compiled import positions
 from sustain.models.bayes.families import FamilySpec
 from sustain.models.bayes.model import CENTRED_INTERCEPT, CENTRED_PREFIX
 from sustain.models.bayes.priors import Prior, PriorSet
@@ -69,27 +70,6 @@ class NativeLogp:
             self.meta.ctypes.data_as(ctypes.c_void_p),
         )
         return float(out[0]), grad, int(code)
-
-
-def positions(model: Any) -> dict[str, tuple[int, int]]:
-    """``name -> (offset, size)`` of every free variable in the flat position vector.
-
-    Examples
-    --------
-    >>> import pymc as pm
-    >>> with pm.Model() as m:
-    ...     _ = pm.Normal("a", 0, 1, shape=3)
-    ...     _ = pm.HalfNormal("s", 1)
-    >>> positions(m)
-    {'a': (0, 3), 's': (3, 1)}
-    """
-    start = model.initial_point()
-    out, offset = {}, 0
-    for rv in model.free_RVs:
-        size = int(np.prod(np.shape(start[model.rvs_to_values[rv].name])))
-        out[rv.name] = (offset, size)
-        offset += size
-    return out
 
 
 def prior_row(prior: Prior) -> tuple[int, list[float]] | None:
