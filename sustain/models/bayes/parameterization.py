@@ -348,20 +348,23 @@ def _working(terms: ModelTerms, family: FamilySpec) -> tuple[FloatArray, FloatAr
         return terms.y - terms.X @ beta, np.ones(terms.nobs)
     import warnings
 
-    import statsmodels.api as sm
+    # the GLM module alone, not statsmodels.api: 0.12 s to import instead of 0.46 s, paid by
+    # the first non-Gaussian fit of every process (measured on the 2-core machine)
+    from statsmodels.genmod import families as sm_families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
-    links = {"logit": sm.families.links.Logit(), "cloglog": sm.families.links.CLogLog()}
+    links = {"logit": sm_families.links.Logit(), "cloglog": sm_families.links.CLogLog()}
     if family.name == "poisson":
-        glm_family = sm.families.Poisson()
+        glm_family = sm_families.Poisson()
         y, n = terms.y, np.ones(terms.nobs)
     else:
-        glm_family = sm.families.Binomial(link=links[family.link])
+        glm_family = sm_families.Binomial(link=links[family.link])
         n = terms.trials if terms.trials is not None else np.ones(terms.nobs)
         y = terms.y / n
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = sm.GLM(y, terms.X, family=glm_family, var_weights=n).fit()
+            fit = GLM(y, terms.X, family=glm_family, var_weights=n).fit()
     except Exception:  # separation or no events: no usable pilot, so no level is centred
         return np.zeros(terms.nobs), np.zeros(terms.nobs)
     mu = np.asarray(fit.fittedvalues)
