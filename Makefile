@@ -32,7 +32,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP) fonts
+# The Bayesian kernels compiled once at installation (sustain/models/bayes/kernel_store.py), so
+# that a first fit compiles nothing; rebuilt when a kernel module changes.
+KERNEL_SOURCES := $(wildcard sustain/models/bayes/kernel*.py)
+KERNEL_STORE := sustain/models/bayes/_precompiled/BUILT
+
+$(KERNEL_STORE): $(STAMP) $(KERNEL_SOURCES)
+	$(BIN)/python -m sustain.models.bayes.kernel_store
+
+install: $(STAMP) $(KERNEL_STORE) fonts
 
 fonts:
 	@if fc-list :lang=zh 2>/dev/null | grep -q .; then \
@@ -80,4 +88,4 @@ pytest: install tex
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) results site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) results site .pytest_cache .mypy_cache .ruff_cache sustain/models/bayes/_precompiled

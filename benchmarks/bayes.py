@@ -23,7 +23,10 @@ is model building + compilation + sampling + everything ``fit_bayes`` adds after
   the CPU time (user + system) of the process over the wall time of the sampling call alone is
   reported as ``cpu/wall`` (4 chains on 2 cores: up to 2.0);
 * ``sustain_cold``: the same with fresh, empty PyTensor and numba cache folders (the first fit
-  of a new model structure: everything compiled);
+  of a new model structure on an installation made by ``make install``, which compiled the
+  structure-independent kernels: :mod:`sustain.models.bayes.kernel_store`);
+* ``sustain_scratch``: empty caches and no kernels from the installation either (the very
+  first fit after ``pip install``: the kernel is compiled in the fit);
 * ``sustain_pymc``: ``fit_bayes`` with ``sampler="pymc"`` (to choose the ``"auto"`` default);
 * ``baseline_centred``: the model as a PyMC user writes it (centred hierarchical intercepts as
   in PyMC's radon example: district intercepts around the global intercept, agency intercepts
@@ -317,7 +320,7 @@ def child(side: str, n_agencies: int, case: str) -> None:
         print("RESULT " + json.dumps(run_parameterization(side)))
         return
     df = quality_frame(n_agencies, case=case)
-    if side in ("sustain", "sustain_cold"):
+    if side in ("sustain", "sustain_cold", "sustain_scratch"):
         out = run_sustain(df, "auto", case)
     elif side == "sustain_pymc":
         out = run_sustain(df, "pymc", case)
@@ -395,7 +398,13 @@ def main() -> int:
 def default_sides(case: str) -> list[str]:
     if case == "parameterization":
         return [f"{m[0]}:{form}" for m in PARAM_MODELS for form in ("auto", "non_centred")]
-    return ["sustain_cold", "sustain", "baseline_centred", "baseline_noncentred"]
+    return [
+        "sustain_scratch",
+        "sustain_cold",
+        "sustain",
+        "baseline_centred",
+        "baseline_noncentred",
+    ]
 
 
 def run_case(case: str, sides: list[str], n_agencies: int) -> int:
@@ -406,9 +415,11 @@ def run_case(case: str, sides: list[str], n_agencies: int) -> int:
         cmd += ["--case", case]
         with tempfile.TemporaryDirectory() as caches:
             env = dict(os.environ)
-            if side == "sustain_cold":  # fresh, empty compilation caches
+            if side in ("sustain_cold", "sustain_scratch"):  # fresh, empty compilation caches
                 env["PYTENSOR_FLAGS"] = f"base_compiledir={caches}/pytensor"
                 env["NUMBA_CACHE_DIR"] = f"{caches}/numba"
+            if side == "sustain_scratch":  # and not the kernels compiled at installation
+                env["SUSTAIN_NO_KERNEL_STORE"] = "1"
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode != 0 or not lines:

@@ -329,33 +329,43 @@ def _unpack(meta: np.ndarray):  # type: ignore[no-untyped-def]
     )
 
 
-def _glmm_entry(dim, x_, out_, logp_, user_data_):  # type: ignore[no-untyped-def]
-    meta = numba.carray(user_data_, (40,), np.int64)
-    if dim != meta[0]:
-        return -1
-    out = numba.carray(out_, (dim,))
-    data = _unpack(meta)
-    value = glmm_logp(
-        numba.carray(x_, (dim,)), out, data[0], data[1], data[2], data[3], data[4], data[5],
-        data[6], data[7], data[8], data[9], data[10], data[11], data[12],
-    )  # fmt: skip
-    numba.carray(logp_, ())[()] = value
-    return return_code(value, out)
+def _glmm_entry(stamp: int) -> Any:
+    """The GLMM entry point, capturing ``stamp`` (:func:`.kernel_core.sources_stamp`)."""
+
+    def glmm_entry(dim, x_, out_, logp_, user_data_):  # type: ignore[no-untyped-def]
+        meta = numba.carray(user_data_, (40,), np.int64)
+        if dim != meta[0] or stamp < 0:  # stamp >= 0: named only to be in the closure
+            return -1
+        out = numba.carray(out_, (dim,))
+        data = _unpack(meta)
+        value = glmm_logp(
+            numba.carray(x_, (dim,)), out, data[0], data[1], data[2], data[3], data[4],
+            data[5], data[6], data[7], data[8], data[9], data[10], data[11], data[12],
+        )  # fmt: skip
+        numba.carray(logp_, ())[()] = value
+        return return_code(value, out)
+
+    return glmm_entry
 
 
-def _glmm_lkj_entry(dim, x_, out_, logp_, user_data_):  # type: ignore[no-untyped-def]
-    meta = numba.carray(user_data_, (40,), np.int64)
-    if dim != meta[0]:
-        return -1
-    out = numba.carray(out_, (dim,))
-    data = _unpack(meta)
-    value = glmm_lkj_logp(
-        numba.carray(x_, (dim,)), out, data[0], data[1], data[2], data[3], data[4], data[5],
-        data[6], data[7], data[8], data[9], data[10], data[11], data[12], data[13], data[14],
-        data[15], data[16],
-    )  # fmt: skip
-    numba.carray(logp_, ())[()] = value
-    return return_code(value, out)
+def _glmm_lkj_entry(stamp: int) -> Any:
+    """The entry point with correlated coefficients, capturing ``stamp``."""
+
+    def glmm_lkj_entry(dim, x_, out_, logp_, user_data_):  # type: ignore[no-untyped-def]
+        meta = numba.carray(user_data_, (40,), np.int64)
+        if dim != meta[0] or stamp < 0:  # stamp >= 0: named only to be in the closure
+            return -1
+        out = numba.carray(out_, (dim,))
+        data = _unpack(meta)
+        value = glmm_lkj_logp(
+            numba.carray(x_, (dim,)), out, data[0], data[1], data[2], data[3], data[4],
+            data[5], data[6], data[7], data[8], data[9], data[10], data[11], data[12],
+            data[13], data[14], data[15], data[16],
+        )  # fmt: skip
+        numba.carray(logp_, ())[()] = value
+        return return_code(value, out)
+
+    return glmm_lkj_entry
 
 
 def glmm_cfunc(correlated: bool = False) -> Any:

@@ -274,33 +274,38 @@ def _to_variances(  # type: ignore[no-untyped-def]
         g_var[1] += gc * s2 / (d * d)
 
 
-def _collapsed_entry(dim, x_, out_, logp_, user_data_):  # type: ignore[no-untyped-def]
-    meta = numba.carray(user_data_, (24,), np.int64)
-    x = numba.carray(x_, (dim,))
-    out = numba.carray(out_, (dim,))
-    logp = numba.carray(logp_, ())
-    if dim != meta[0]:
-        return -1
-    m, n_class = meta[1], meta[2]
-    blocks = numba.carray(_voidptr(meta[3]), (meta[4], 5), np.int64)
-    bpar = numba.carray(_voidptr(meta[5]), (meta[4], 3), np.float64)
-    info = numba.carray(_voidptr(meta[6]), (3,), np.int64)
-    lam_const = numba.carray(_voidptr(meta[7]), (m,), np.float64)
-    lam_pos = numba.carray(_voidptr(meta[8]), (m,), np.int64)
-    lam_kind = numba.carray(_voidptr(meta[9]), (m,), np.int64)
-    stats = numba.carray(_voidptr(meta[10]), (m + 1,), np.float64)
-    zz = numba.carray(_voidptr(meta[11]), (m, m), np.float64)
-    cn = numba.carray(_voidptr(meta[12]), (n_class,), np.float64)
-    csize = numba.carray(_voidptr(meta[13]), (n_class,), np.float64)
-    crr = numba.carray(_voidptr(meta[14]), (n_class,), np.float64)
-    czr = numba.carray(_voidptr(meta[15]), (n_class, m), np.float64)
-    czz = numba.carray(_voidptr(meta[16]), (n_class, m, m), np.float64)
-    value = collapsed_logp(
-        x, out, blocks, bpar, info, lam_const, lam_pos, lam_kind, stats, zz, cn, csize, crr,
-        czr, czz,
-    )  # fmt: skip
-    logp[()] = value
-    return return_code(value, out)
+def _collapsed_entry(stamp: int) -> Any:
+    """The collapsed entry point, capturing ``stamp`` (:func:`.kernel_core.sources_stamp`)."""
+
+    def collapsed_entry(dim, x_, out_, logp_, user_data_):  # type: ignore[no-untyped-def]
+        meta = numba.carray(user_data_, (24,), np.int64)
+        x = numba.carray(x_, (dim,))
+        out = numba.carray(out_, (dim,))
+        logp = numba.carray(logp_, ())
+        if dim != meta[0] or stamp < 0:  # stamp >= 0: named only to be in the closure
+            return -1
+        m, n_class = meta[1], meta[2]
+        blocks = numba.carray(_voidptr(meta[3]), (meta[4], 5), np.int64)
+        bpar = numba.carray(_voidptr(meta[5]), (meta[4], 3), np.float64)
+        info = numba.carray(_voidptr(meta[6]), (3,), np.int64)
+        lam_const = numba.carray(_voidptr(meta[7]), (m,), np.float64)
+        lam_pos = numba.carray(_voidptr(meta[8]), (m,), np.int64)
+        lam_kind = numba.carray(_voidptr(meta[9]), (m,), np.int64)
+        stats = numba.carray(_voidptr(meta[10]), (m + 1,), np.float64)
+        zz = numba.carray(_voidptr(meta[11]), (m, m), np.float64)
+        cn = numba.carray(_voidptr(meta[12]), (n_class,), np.float64)
+        csize = numba.carray(_voidptr(meta[13]), (n_class,), np.float64)
+        crr = numba.carray(_voidptr(meta[14]), (n_class,), np.float64)
+        czr = numba.carray(_voidptr(meta[15]), (n_class, m), np.float64)
+        czz = numba.carray(_voidptr(meta[16]), (n_class, m, m), np.float64)
+        value = collapsed_logp(
+            x, out, blocks, bpar, info, lam_const, lam_pos, lam_kind, stats, zz, cn, csize, crr,
+            czr, czz,
+        )  # fmt: skip
+        logp[()] = value
+        return return_code(value, out)
+
+    return collapsed_entry
 
 
 def collapsed_cfunc() -> Any:

@@ -18,8 +18,12 @@ Conventions of every kernel:
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -211,15 +215,44 @@ def _signature() -> Any:
 
 _CFUNCS: dict[str, Any] = {}
 _CFUNC_LOCK = threading.Lock()
+#: The modules whose numba functions are compiled into the entry points.
+KERNEL_MODULES = ("kernel_core", "kernel", "kernel_lkj", "kernel_collapsed")
 
 
-def entry_cfunc(name: str, entry: Any) -> Any:
-    """``entry`` compiled as a C function with nutpie's signature, once per process.
+@functools.cache
+def sources_stamp() -> int:
+    """A digest (0 <= stamp < 2**56) of the source of every module in :data:`KERNEL_MODULES`.
 
-    Compiled code is cached on disk by numba; a thread that asks while another compiles waits
-    for it (:func:`compile_in_background`).
+    numba keys a cached function on its own file and bytecode only, so an entry point whose
+    callees in another module changed would load stale machine code from the cache. Each entry
+    point therefore captures this stamp (:func:`entry_cfunc`): numba's key includes the values
+    a function captures, so a change in any kernel module is a cache miss.
+
+    Examples
+    --------
+    >>> 0 <= sources_stamp() < 2**56
+    True
     """
+    digest = hashlib.sha256()
+    for name in KERNEL_MODULES:
+        digest.update(Path(__file__).with_name(f"{name}.py").read_bytes())
+    return int.from_bytes(digest.digest()[:7], "little")
+
+
+def entry_cfunc(name: str, make_entry: Callable[[int], Any]) -> Any:
+    """The entry point ``make_entry(sources_stamp())`` compiled as a C function with nutpie's
+    signature, once per process.
+
+    Compiled code is cached on disk by numba; when that cache has nothing for the current
+    sources, the kernel compiled at installation is copied into it first
+    (:func:`.kernel_store.seed`). A thread that asks while another compiles waits for it
+    (:func:`.kernel.compile_in_background`).
+    """
+    from sustain.models.bayes.kernel_store import seed
+
     with _CFUNC_LOCK:
         if name not in _CFUNCS:
+            entry = make_entry(sources_stamp())
+            seed(entry)
             _CFUNCS[name] = numba.cfunc(_signature(), cache=True, error_model="numpy")(entry)
         return _CFUNCS[name]

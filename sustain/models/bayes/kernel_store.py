@@ -1,0 +1,210 @@
+"""The kernels compiled at installation, and the copy into numba's cache that uses them.
+
+The precompiled kernels (:mod:`.kernel`, :mod:`.kernel_collapsed`) do not depend on a model's
+structure, so they can be compiled before any model exists: ``make install`` runs
+``python -m sustain.models.bayes.kernel_store``, which compiles each entry point in its own
+process (about 5-8 s each on a 2-core machine, two at a time) and keeps numba's cache files of
+them in :data:`STORE` (``sustain/models/bayes/_precompiled``). The first fit on the machine
+then compiles nothing, even with empty PyTensor and numba caches.
+
+At run time :func:`seed` copies an entry point's files from the store into the folder numba
+caches it in (``NUMBA_CACHE_DIR`` when set, else next to the source or under the user's cache
+folder) when that folder has nothing for the current sources; numba then loads them as its
+own. Nothing is trusted blindly: numba checks the source digest, its own version and the
+CPU's name and features (the key of every cache entry) and compiles afresh when anything
+differs, so a store built on another machine or for other sources is a cache miss, never
+wrong code. Without a store (e.g. an installation from a wheel by ``pip``) the kernels are
+compiled on first use, once per machine, as before.
+
+``SUSTAIN_KERNEL_STORE`` names another store folder; ``SUSTAIN_NO_KERNEL_STORE=1`` ignores the
+store (the tests of compilation from nothing set it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+#: Where ``make install`` keeps the kernels it compiled.
+STORE = Path(__file__).with_name("_precompiled")
+#: The entry points: ``kind -> (module, function returning the compiled C function)``.
+KINDS = {
+    "glmm": ("sustain.models.bayes.kernel", "glmm_cfunc", {}),
+    "glmm_lkj": ("sustain.models.bayes.kernel", "glmm_cfunc", {"correlated": True}),
+    "collapsed": ("sustain.models.bayes.kernel_collapsed", "collapsed_cfunc", {}),
+}
+ENV_STORE = "SUSTAIN_KERNEL_STORE"
+ENV_OFF = "SUSTAIN_NO_KERNEL_STORE"
+
+
+def store_folder() -> Path | None:
+    """The store in use: ``SUSTAIN_KERNEL_STORE``, else :data:`STORE`; ``None`` when
+    ``SUSTAIN_NO_KERNEL_STORE`` is set.
+
+    Examples
+    --------
+    >>> store_folder() in (None, STORE, Path(os.environ.get(ENV_STORE) or STORE))
+    True
+    """
+    if os.environ.get(ENV_OFF):
+        return None
+    return Path(os.environ.get(ENV_STORE) or STORE)
+
+
+def read_index(path: Path) -> tuple[str, Any, dict[Any, str]] | None:
+    """``(numba version, source stamp, entries)`` of a numba cache index, or ``None`` when
+    the file is missing or unreadable (numba's ``IndexDataCacheFile`` layout: the pickled
+    version, then the pickled pair ``(stamp, {key: data file name})``).
+
+    Examples
+    --------
+    >>> read_index(Path("no-such.nbi")) is None
+    True
+    """
+    try:
+        with path.open("rb") as f:
+            version = pickle.load(f)
+            stamp, entries = pickle.loads(f.read())
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError, TypeError):
+        return None
+    return str(version), stamp, dict(entries)
+
+
+def seed(py_func: Any) -> bool:
+    """Copy ``py_func``'s compiled entry point from the store into numba's cache folder when
+    that folder has nothing for its current sources; ``True`` when files were copied.
+
+    Uses the file names numba itself would (``numba.core.caching.FunctionCache``); any
+    surprise there (another numba layout) means no copy, and numba compiles as usual.
+
+    Examples
+    --------
+    >>> seed(len)  # not a function numba can cache from a source file
+    False
+    """
+    folder = store_folder()
+    if folder is None or not folder.is_dir():
+        return False
+    try:
+        import numba
+        from numba.core.caching import FunctionCache
+
+        cache_file = FunctionCache(py_func)._cache_file
+        target = Path(cache_file._index_path)
+        wanted = (numba.__version__, cache_file._source_stamp)
+    except Exception:  # a function numba cannot cache, or another numba layout
+        return False
+    stored = read_index(folder / target.name)
+    if stored is None or stored[:2] != wanted:
+        return False
+    present = read_index(target)
+    if present is not None and present[:2] == wanted:
+        return False  # numba's own cache is of these sources: it loads or extends it
+    try:
+        for name in stored[2].values():
+            _copy_atomically(folder / name, target.with_name(name))
+        _copy_atomically(folder / target.name, target)  # the index last: it names the data
+    except OSError:
+        return False
+    return True
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """Copy to a temporary file in the target's folder, then rename it into place (a
+    concurrent reader sees the old file or the new one, never part of one)."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _compile_one(kind: str) -> None:
+    """Compile the entry point ``kind`` of :data:`KINDS` into numba's cache (run by
+    :func:`build` in a process of its own, with ``NUMBA_CACHE_DIR`` set)."""
+    import importlib
+
+    module, function, kwargs = KINDS[kind]
+    getattr(importlib.import_module(module), function)(**kwargs)
+
+
+def build(store: Path = STORE, kinds: tuple[str, ...] = tuple(KINDS), jobs: int = 2) -> Path:
+    """Compile the entry points ``kinds`` and replace ``store`` by their numba cache files.
+
+    Each kernel compiles in a fresh process with an empty numba cache and the store ignored,
+    ``jobs`` at a time; the new store is assembled next to ``store`` and renamed into place,
+    so a failed build leaves the old one. Prints a line per kernel.
+
+    Examples
+    --------
+    >>> build(Path(tempfile.mkdtemp()) / "store", kinds=("glmm",))  # doctest: +SKIP
+    """
+    store = Path(store)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".kernels-", dir=store.parent))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            list(pool.map(lambda kind: _build_one(kind, work / kind), kinds))
+        assembled = work / "store"
+        assembled.mkdir()
+        for path in sorted(work.glob("*/numba/**/*.nb[ic]")):
+            shutil.copyfile(path, assembled / path.name)
+        # last: make's target (newer than every kernel module once the build is complete)
+        (assembled / "BUILT").write_text(f"kernels {' '.join(kinds)}\n", encoding="utf-8")
+        old = work / "old"
+        if store.exists():
+            os.replace(store, old)
+        os.replace(assembled, store)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return store
+
+
+def _build_one(kind: str, folder: Path) -> None:
+    start = time.perf_counter()
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "numba"), ENV_OFF: "1"}
+    code = f"from sustain.models.bayes.kernel_store import _compile_one; _compile_one({kind!r})"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"compiling the {kind} kernel failed:\n{done.stderr[-3000:]}")
+    print(f"kernels: {kind} compiled in {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sustain.models.bayes.kernel_store [--store DIR] [--kinds ...] [--jobs N]``:
+    :func:`build` from the command line (``make install`` runs it).
+
+    Examples
+    --------
+    >>> main(["--kinds", "glmm", "--store", "/tmp/kernels"])  # doctest: +SKIP
+    kernels: glmm compiled in 6.2 s
+    kernels: stored in /tmp/kernels (6.3 s)
+    0
+    """
+    parser = argparse.ArgumentParser(description="Compile sustain's Bayesian kernels once.")
+    parser.add_argument("--store", type=Path, default=STORE)
+    parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(KINDS))
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    store = build(args.store, tuple(args.kinds), args.jobs)
+    print(f"kernels: stored in {store} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
