@@ -6,9 +6,10 @@ cloglog hazard's graph, about 47 s for the collapsed quality model, whose Choles
 goes through LAPACK wrappers). The functions here are *structure-independent*: the model --
 which position holds which parameter, its prior and transform, the design, the grouping
 factors, the family -- is described by integer and float arrays (:mod:`.kernel_spec`), so the
-same machine code serves every formula of the supported class. They are compiled once, cached
-on disk by numba (``cache=True``, under ``NUMBA_CACHE_DIR`` when set), and the cost of the first
-fit of a *new structure* is then that of building a few arrays.
+same machine code serves every formula of the supported class. They are compiled once, by
+``make install`` (:mod:`.kernel_store`) or at the first fit that needs them, cached on disk by
+numba (``cache=True``, under ``NUMBA_CACHE_DIR`` when set), and the cost of the first fit of a
+*new structure* is then that of building a few arrays.
 
 This is numerics written by hand, against the rule of preferring a library, because no library
 does it: a library log-density (PyTensor, JAX, Stan) is compiled per structure. Each kernel is

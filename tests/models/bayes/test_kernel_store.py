@@ -36,8 +36,8 @@ def test_the_stamp_covers_every_module_compiled_into_the_kernels() -> None:
 def test_a_change_in_any_kernel_module_changes_the_stamp(monkeypatch: pytest.MonkeyPatch) -> None:
     base = kernel_core.sources_stamp.__wrapped__()
     assert base == kernel_core.sources_stamp()
+    read = Path.read_bytes
     for module in kernel_core.KERNEL_MODULES:
-        read = Path.read_bytes
 
         def edited(path: Path, module: str = module) -> bytes:
             text = read(path)
