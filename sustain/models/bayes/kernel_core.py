@@ -18,7 +18,6 @@ Conventions of every kernel:
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import threading
@@ -219,9 +218,24 @@ _CFUNC_LOCK = threading.Lock()
 KERNEL_MODULES = ("kernel_core", "kernel", "kernel_lkj", "kernel_collapsed")
 
 
-@functools.cache
+def _digest() -> int:
+    """The digest of :func:`sources_stamp`, read from the files now (0 when they cannot be
+    read, e.g. from a zip archive: then only numba's own key guards the cache)."""
+    digest = hashlib.sha256()
+    try:
+        for name in KERNEL_MODULES:
+            digest.update(Path(__file__).with_name(f"{name}.py").read_bytes())
+    except OSError:
+        return 0
+    return int.from_bytes(digest.digest()[:7], "little")
+
+
+_STAMP = _digest()  # at import: the sources of the code this process compiles
+
+
 def sources_stamp() -> int:
-    """A digest (0 <= stamp < 2**56) of the source of every module in :data:`KERNEL_MODULES`.
+    """A digest (0 <= stamp < 2**56) of the source of every module in :data:`KERNEL_MODULES`,
+    as read when they were imported.
 
     numba keys a cached function on its own file and bytecode only, so an entry point whose
     callees in another module changed would load stale machine code from the cache. Each entry
@@ -233,10 +247,7 @@ def sources_stamp() -> int:
     >>> 0 <= sources_stamp() < 2**56
     True
     """
-    digest = hashlib.sha256()
-    for name in KERNEL_MODULES:
-        digest.update(Path(__file__).with_name(f"{name}.py").read_bytes())
-    return int.from_bytes(digest.digest()[:7], "little")
+    return _STAMP
 
 
 def entry_cfunc(name: str, make_entry: Callable[[int], Any]) -> Any:

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from sustain._threads import one_blas_thread
 from sustain._typing import FloatArray
 from sustain.models.bayes.families import FamilySpec
 from sustain.models.bayes.model import CENTRED_INTERCEPT, cholesky_rows, cpc_pairs
@@ -28,10 +27,12 @@ from sustain.models.bayes.terms import INTERCEPT, ModelTerms
 #: this size. Whole-chain temporaries (75 MB for 1,000 draws of 9,400 rows) are mapped and
 #: unmapped by the C allocator at every numpy operation, and the worker threads then spend
 #: most of their time in the kernel faulting pages in again. Measured on the 9,400-row hazard
-#: (4 chains x 1,000 draws, 2 threads, fresh process): whole chains 0.7-1.4 s, blocks of
+#: (4 chains x 1,000 draws, 2 threads, in ``fit_bayes``): whole chains 0.7-1.4 s, blocks of
 #: 4 MiB 0.85 s (still 157,000 page faults), 1 MiB 0.32-0.45 s, 256 KiB 0.7-0.9 s (numpy's
-#: per-call overhead). Random variates are drawn block after block from each chain's stream,
-#: in the same order as for the whole chain at once, so the draws do not depend on the size.
+#: per-call overhead). The results do not depend on the size: the linear predictor is summed
+#: elementwise in a fixed order (:func:`linear_predictor`), the densities are elementwise, and
+#: random variates are drawn block after block from each chain's stream, consuming it as one
+#: call for the whole chain would (numpy's Generator draws element after element, C order).
 BLOCK_BYTES = 2**20
 
 
@@ -51,8 +52,16 @@ def linear_predictor(terms: ModelTerms, draws: Mapping[str, FloatArray]) -> Floa
     >>> linear_predictor(t, d).tolist()
     [[1.5, 3.5, 4.0]]
     """
-    beta = np.column_stack([np.asarray(draws[name]) for name in terms.x_names])
-    eta = beta @ terms.X.T
+    # Column after column, elementwise, not one BLAS product: BLAS rounds a product of one
+    # draw (gemv) differently from one of several (gemm), so eta would depend on how draws
+    # are grouped into blocks (:func:`pointwise`) and on the BLAS build.
+    eta: FloatArray | None = None
+    for j, name in enumerate(terms.x_names):
+        term = np.multiply.outer(np.asarray(draws[name], dtype=np.float64), terms.X[:, j])
+        eta = term if eta is None else np.add(eta, term, out=eta)
+    if eta is None:  # no population-level term
+        first = next(iter(draws.values()))
+        eta = np.zeros((np.shape(first)[0], terms.nobs))
     for g in terms.groups:
         for j, coef in enumerate(g.coefs):
             effect = np.asarray(draws[g.effect_name(coef)])[:, g.index]
@@ -103,11 +112,7 @@ def pointwise(
                 )
 
     workers = max(1, min(n_chain, os.cpu_count() or 1))
-    # One BLAS thread: the parallelism is across chains. BLAS threads of their own (in
-    # linear_predictor's product) spin while they wait, taking the cores from the chains'
-    # threads (measured on the 9,400-row hazard: 1.0-1.2 s with them, 0.3 s without), and
-    # their number would change the last bits of eta.
-    with one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(one_chain, range(n_chain)))  # list(): re-raises a worker's exception
     return ll, rep
 
