@@ -191,6 +191,12 @@ def parse_formula(formula: str, require_lhs: bool = True) -> ParsedFormula:
         lhs, rhs = "", formula.strip()
     if require_lhs and not lhs:
         raise SpecError(f"formula {formula!r} needs a response on the left of '~'")
+    if "|" in lhs:  # brms's addition terms, e.g. "y | trials(n) ~ x"
+        raise SpecError(
+            f"the response {lhs!r} of formula {formula!r} has a '|': write the response "
+            "alone on the left of '~' and pass the number of trials of a binomial model as "
+            "fit_bayes(..., trials='column')"
+        )
     fixed, groups = _split_group_terms(rhs, formula)
     return ParsedFormula(lhs=lhs, fixed=fixed, group_terms=tuple(groups), formula=formula)
 
@@ -308,6 +314,8 @@ def _python_pieces(part: str) -> list[str]:
         raise SpecError(f"cannot parse formula part {part!r}: {exc}") from exc
     exprs = []
     for term in _iter_terms(terms):
+        if not hasattr(term, "factors"):  # a part of a structured formula, e.g. "a | b"
+            raise SpecError(f"cannot parse formula part {part!r}: unexpected '|'")
         for factor in term.factors:
             if str(factor.eval_method.value) == "python" or factor.eval_method.name == "PYTHON":
                 exprs.append(str(factor.expr))

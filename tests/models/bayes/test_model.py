@@ -119,6 +119,7 @@ def test_index_levels_are_usable_as_grouping_factors():
         ("y ~ x + (1 | a) + (1 | a)", "two group terms"),
         ("y ~ x + (0 | a)", "varies nothing"),
         ("y ~ x + (1 | a/b) + __import__('os')", "not allowed"),
+        ("y | trials(x) ~ x + (1 | a)", "trials='column'"),  # brms's addition syntax
     ],
 )
 def test_bad_formulas_raise_spec_errors(formula, message):
