@@ -270,12 +270,22 @@ def stat_section(columns: Sequence[ModelColumn], options: LayoutOptions) -> Sect
     return Section(None, tuple(rows), rule_above=True)
 
 
+def _depvar_text(column: ModelColumn, options: LayoutOptions) -> str:
+    """The dependent variable's label; for one cause's equation of a competing-risks fit
+    (``exit_reason = merged`` titled ``merged``) the variable alone, so that the causes' columns
+    share one spanning header above their titles, as in Stata's ``mlogit`` tables (unless
+    ``model_names`` replaces the titles: then the cause stays in this header)."""
+    if column.depvar in options.rename:
+        return options.rename[column.depvar]
+    variable, sep, level = column.depvar.partition(" = ")
+    if sep and level == column.title and not options.model_names:  # the title shows the cause
+        return options.rename.get(variable) or term_label(variable, options.labels)
+    return term_label(column.depvar, options.labels)
+
+
 def header_rows(columns: Sequence[ModelColumn], options: LayoutOptions) -> tuple[HeaderRow, ...]:
     """Dependent variable, model name, scale (when anything is exponentiated), number."""
-    labels = options.labels
-    depvars = tuple(
-        Cell(options.rename.get(c.depvar) or term_label(c.depvar, labels)) for c in columns
-    )
+    depvars = tuple(Cell(_depvar_text(c, options)) for c in columns)
     names = options.model_names or tuple(c.title for c in columns)
     top = HeaderRow(depvars, merge=True)
     breaks = tuple(start for _, start, _ in top.spans())

@@ -69,7 +69,7 @@ def test_spec_runs_competing_risks_and_an_event_study(tmp_path: Path) -> None:
     ):
         assert (out / name).is_file(), name
     table = (out / "tables" / "table_designs.csv").read_text()
-    assert "exit_reason = merged" in table and "event: 0" in table
+    assert "Exit reason" in table and ",merged" in table and "event: 0" in table
     saved = sustain.load_result(out / "models" / "competing.nc")
     assert saved.causes == ("closed", "deregistered", "lost_contracts", "merged")
     event = sustain.load_result(out / "models" / "tender.nc").event

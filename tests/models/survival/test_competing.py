@@ -162,8 +162,12 @@ def test_reasons_given_exit_leave_the_other_columns_alone():
 def test_regression_table_shows_one_column_per_cause(panel, competing):
     hazard = sustain.fit_hazard(panel, "exit ~ hhi + gov_share", duration=None)
     text = sustain.regression_table([hazard, competing], format="csv")
-    header = text.splitlines()[0]
-    for cause in competing.causes:
-        assert f"exit_reason = {cause}" in header
+    depvars, titles = text.splitlines()[:2]
+    # one spanning header for the causes' columns, the causes as their titles (as mlogit)
+    assert depvars.split(",")[2:] == ["Exit reason"] * len(competing.causes)
+    assert titles.split(",")[2:] == list(competing.causes)
+    renamed = sustain.regression_table([competing], format="csv", model_names=list("ABCD"))
+    depvars = renamed.splitlines()[0]  # titles replaced: the cause stays in the header
+    assert all(f"exit_reason = {cause}" in depvars for cause in competing.causes)
     cells = pd.read_csv(__import__("io").StringIO(text))
     assert cells.shape[1] == 2 + len(competing.causes)
