@@ -398,14 +398,11 @@ def compile_in_background(kind: str) -> threading.Thread:
     >>> compile_in_background("glmm").join()
     """
 
+    from sustain.models.bayes.kernel_store import compile_kind
+
     def work() -> None:
         try:
-            if kind in ("glmm", "glmm_lkj"):
-                glmm_cfunc(correlated=kind == "glmm_lkj")
-            else:
-                from sustain.models.bayes.kernel_collapsed import collapsed_cfunc
-
-                collapsed_cfunc()
+            compile_kind(kind)
         except Exception:
             pass
 

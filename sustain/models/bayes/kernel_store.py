@@ -120,13 +120,19 @@ def _write_atomically(target: Path, data: bytes) -> None:
             os.unlink(tmp)
 
 
-def _compile_one(kind: str) -> None:
-    """Compile the entry point ``kind`` of :data:`KINDS` into numba's cache (run by
-    :func:`build` in a process of its own, with ``NUMBA_CACHE_DIR`` set)."""
+def compile_kind(kind: str) -> Any:
+    """The C function of the entry point ``kind`` of :data:`KINDS`, compiled or loaded (numba
+    caches it on disk; :func:`build` runs this in a process of its own per kernel).
+
+    Examples
+    --------
+    >>> compile_kind("glmm").address > 0
+    True
+    """
     import importlib
 
     module, function, kwargs = KINDS[kind]
-    getattr(importlib.import_module(module), function)(**kwargs)
+    return getattr(importlib.import_module(module), function)(**kwargs)
 
 
 def build(store: Path = STORE, kinds: tuple[str, ...] = tuple(KINDS), jobs: int = 2) -> Path:
@@ -166,7 +172,7 @@ def build(store: Path = STORE, kinds: tuple[str, ...] = tuple(KINDS), jobs: int 
 def _build_one(kind: str, folder: Path) -> None:
     start = time.perf_counter()
     env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "numba"), ENV_OFF: "1"}
-    code = f"from sustain.models.bayes.kernel_store import _compile_one; _compile_one({kind!r})"
+    code = f"from sustain.models.bayes.kernel_store import compile_kind; compile_kind({kind!r})"
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )
